@@ -1,0 +1,1 @@
+"""kinetics2stream package."""

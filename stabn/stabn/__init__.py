@@ -1,0 +1,1 @@
+"""stabn package."""
