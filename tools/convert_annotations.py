@@ -73,8 +73,7 @@ def main(argv=None) -> None:
     if args.dataset is not None:
         labels = ucf24.UCF24_CLASSES if args.dataset == "ucf24" else ucf24.JHMDB_CLASSES
     else:
-        n = 1 + max((int(a["label"]) for a in db.values()), default=-1)
-        labels = ucf24.JHMDB_CLASSES if n <= len(ucf24.JHMDB_CLASSES) else ucf24.UCF24_CLASSES
+        labels = ucf24.guess_classes(db)
     gt = act.pyannot_to_act(db, labels, train, test, default_resolution=(args.height, args.width))
     act.write_act_gt(args.output, gt)
     print(f"wrote {args.output}: {len(db)} videos, {len(train)} split(s) (ACT GT)")

@@ -8,6 +8,7 @@ with ``latin1`` (the encoding numpy needs for their array buffers).
 
 from __future__ import annotations
 
+import _compat_pickle
 import contextlib
 import io
 import json
@@ -37,7 +38,6 @@ _ALLOWED_GLOBALS = {
     ("builtins", "bool"),
     ("builtins", "slice"),
     ("builtins", "range"),
-    ("__builtin__", "set"),  # Python 2 names, mapped by fix_imports
     ("collections", "OrderedDict"),
     ("collections", "defaultdict"),
     ("_codecs", "encode"),  # used by protocol-2 pickles of bytes
@@ -62,6 +62,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self._path = path
 
     def find_class(self, module: str, name: str) -> Any:
+        # Python-2 names (``__builtin__.set``, ``copy_reg``...) are checked under their Python-3 names.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
         raise UnsafePickleError(

@@ -131,7 +131,7 @@ def read_gt_any(path: PathLike, split: int = 1, labels: Optional[Sequence[str]] 
 
     For a pyannot file the split comes from ``trainlist{split:02d}.txt`` / ``testlist{split:02d}.txt``
     beside it: test = the test list when present, else every video not in the train list (the original
-    loaders' rule). Class names default to UCF101-24's or JHMDB-21's by the number of classes.
+    loaders' rule). Class names default to UCF101-24's or JHMDB-21's (:func:`core.formats.ucf24.guess_classes`).
     """
     path = str(path)
     obj = safe_load_pickle(path)
@@ -149,7 +149,4 @@ def read_gt_any(path: PathLike, split: int = 1, labels: Optional[Sequence[str]] 
     else:
         raise DataError(path, f"pyannot ground truth needs {os.path.basename(train_file)} or "
                               f"{os.path.basename(test_file)} beside it to know the split")
-    if labels is None:
-        n = 1 + max((int(a["label"]) for a in db.values()), default=-1)
-        labels = ucf24.JHMDB_CLASSES if n <= len(ucf24.JHMDB_CLASSES) else ucf24.UCF24_CLASSES
-    return pyannot_to_act(db, labels, [train], [test])
+    return pyannot_to_act(db, labels or ucf24.guess_classes(db), [train], [test])

@@ -130,6 +130,18 @@ def test_videos(db: Dict[str, VideoAnnot], train_videos: Iterable[str]) -> List[
 test_videos.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
+def guess_classes(db: Dict[str, VideoAnnot]) -> List[str]:
+    """UCF101-24's or JHMDB-21's class list, from the class folders of the video keys
+    (``Basketball/v_...`` or ``brush_hair/...``); by the number of labels when the keys do not tell."""
+    folders = {v.split("/", 1)[0] for v in db}
+    if folders and folders <= set(UCF24_CLASSES):
+        return UCF24_CLASSES
+    if folders and folders <= set(JHMDB_CLASSES):
+        return JHMDB_CLASSES
+    n = 1 + max((int(a["label"]) for a in db.values()), default=-1)
+    return JHMDB_CLASSES if n <= len(JHMDB_CLASSES) else UCF24_CLASSES
+
+
 def frame_path(root: PathLike, video: str, index0: int, kind: str = "rgb-images", ext: str = "jpg") -> str:
     """Path of the frame with 0-based index ``index0``: ``<root>/<kind>/<video>/{index0 + 1:05d}.<ext>``."""
     return os.path.join(str(root), kind, video, f"{index0 + 1:05d}.{ext}")
