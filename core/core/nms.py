@@ -1,8 +1,9 @@
 """Class-wise score threshold + top-k + NMS over an [N boxes x C classes] score matrix, in one call.
 
 The original repositories (ssd.pytorch, realtime-action-detection, AMTNet) loop over classes in Python
-and run a greedy NMS per class; here every (box, class) pair that passes the threshold goes through
-one ``torchvision.ops.batched_nms`` call with the class as the group index. The result is the same:
+and run a greedy NMS per class. Here the per-class top-k is one ``torch.topk`` over the score matrix and
+the greedy suppression runs for all classes at once on a [C, k, k] IoU tensor (or, when that would be
+too large, one ``torchvision.ops.batched_nms`` call with the class as group index). The result is the same:
 per class, candidates ``score > score_thresh``, the ``top_k`` highest kept, greedy suppression of
 boxes whose IoU with a kept box is ``> iou_thresh``, then at most ``keep_top_k`` survivors.
 """
@@ -41,6 +42,53 @@ def _sort_class_then_score(label: torch.Tensor, score: torch.Tensor) -> torch.Te
     return order[torch.argsort(label[order], stable=True)]
 
 
+# Above this many IoU entries (classes x k x k) the dense path hands over to torchvision's batched_nms.
+_DENSE_LIMIT = 8_000_000
+
+
+def _suppression_matrix(cand: np.ndarray, valid: np.ndarray, iou_thresh: float, inclusive: bool) -> np.ndarray:
+    """cand [C, k, 4], valid [C, k] -> float32 [C, k, k], 1 where i < j, both valid and IoU(i, j) > thresh."""
+    d = 1.0 if inclusive else 0.0
+    x1, y1, x2, y2 = (cand[..., i] for i in range(4))
+    area = np.maximum(x2 - x1 + d, 0) * np.maximum(y2 - y1 + d, 0)
+    iw = np.minimum(x2[:, :, None], x2[:, None, :])
+    iw -= np.maximum(x1[:, :, None], x1[:, None, :])
+    iw += d
+    np.maximum(iw, 0, out=iw)
+    ih = np.minimum(y2[:, :, None], y2[:, None, :])
+    ih -= np.maximum(y1[:, :, None], y1[:, None, :])
+    ih += d
+    np.maximum(ih, 0, out=ih)
+    iw *= ih  # intersection
+    union = area[:, :, None] + area[:, None, :]
+    union -= iw
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iw /= union  # 0/0 = nan compares False: empty boxes never suppress
+    sup = iw > iou_thresh
+    sup &= valid[:, :, None] & valid[:, None, :]
+    return np.triu(sup, k=1).astype(np.float32)
+
+
+def _greedy_keep_dense(cand: torch.Tensor, valid: torch.Tensor, iou_thresh: float, inclusive: bool) -> torch.Tensor:
+    """Greedy NMS of every class at once. cand [C, k, 4] sorted by score (desc) per class, valid [C, k]
+    -> keep [C, k] bool.
+
+    Greedy NMS keeps box j iff no kept box i < j overlaps it by more than the threshold. That rule fixes
+    keep[j] from keep[:j], so iterating it from "keep all valid" converges to the greedy answer in at
+    most (longest suppression chain + 1) steps, each one a batched product over classes.
+    """
+    sup = _suppression_matrix(cand.detach().cpu().numpy(), valid.cpu().numpy(), iou_thresh, inclusive)
+    valid_np = valid.cpu().numpy()
+    keep = valid_np
+    for _ in range(cand.shape[1] + 1):
+        suppressed = np.matmul(keep.astype(np.float32)[:, None, :], sup)[:, 0, :] > 0
+        new = valid_np & ~suppressed
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return torch.from_numpy(keep).to(valid.device)
+
+
 def classwise_nms_flat(
     boxes: Array,
     scores: Array,
@@ -54,7 +102,8 @@ def classwise_nms_flat(
 
     ``top_k``: candidates per class before NMS (None = all); ``keep_top_k``: survivors per class
     (None = all); ``inclusive``: IoU with +1 widths (MATLAB/ACT convention). Empty input, or no score
-    above the threshold, gives empty outputs.
+    above the threshold, gives empty outputs. The order of exactly equal scores is unspecified (as in
+    the original sort-based implementations).
     """
     b = torch.as_tensor(boxes)
     s = torch.as_tensor(scores)
@@ -64,16 +113,30 @@ def classwise_nms_flat(
         s = s.to(torch.float32)
     if s.dim() != 2 or b.dim() != 2 or b.shape[-1] != 4 or b.shape[0] != s.shape[0]:
         raise ValueError(f"classwise_nms: expected boxes [N, 4] and scores [N, C], got {tuple(b.shape)} and {tuple(s.shape)}")
-    num_classes = s.shape[1]
+    num_boxes, num_classes = s.shape
+    empty = torch.zeros(0, dtype=torch.long, device=s.device)
+    if num_boxes == 0 or num_classes == 0:
+        return Detections(empty, empty.clone(), s.new_zeros(0))
+    k = num_boxes if top_k is None else min(top_k, num_boxes)
+    if num_classes * k * k <= _DENSE_LIMIT:
+        vals, idx = torch.topk(s, k, dim=0)  # [k, C], each column sorted descending
+        vals, idx = vals.T, idx.T
+        valid = vals > score_thresh
+        keep = _greedy_keep_dense(b[idx].to(torch.float32 if b.dtype == torch.float16 else b.dtype), valid,
+                                  iou_thresh, inclusive)
+        if keep_top_k is not None:
+            keep &= torch.cumsum(keep, dim=1) <= keep_top_k
+        label = torch.arange(num_classes, device=s.device)[:, None].expand(-1, k)
+        return Detections(idx[keep], label[keep], vals[keep])
+
     box_index, label = torch.nonzero(s > score_thresh, as_tuple=True)
     score = s[box_index, label]
+    order = _sort_class_then_score(label, score)
+    box_index, label, score = box_index[order], label[order], score[order]
     if top_k is not None:
-        order = _sort_class_then_score(label, score)
-        box_index, label, score = box_index[order], label[order], score[order]
         keep = _rank_within_group(label, num_classes) < top_k
         box_index, label, score = box_index[keep], label[keep], score[keep]
     if box_index.numel() == 0:
-        empty = torch.zeros(0, dtype=torch.long, device=s.device)
         return Detections(empty, empty.clone(), s.new_zeros(0))
     cand = b[box_index]
     if inclusive:

@@ -74,3 +74,16 @@ def test_flat_output_sorted_by_class_then_score():
     for c in np.unique(lab):
         assert np.all(np.diff(s[lab == c]) <= 0)
     np.testing.assert_allclose(s, sc[det.box_index.numpy(), lab])
+
+
+def test_large_input_path_equals_reference(monkeypatch):
+    # when [C, k, k] would be too large the batched_nms path takes over; it must agree too
+    import core.nms as nms_mod
+
+    monkeypatch.setattr(nms_mod, "_DENSE_LIMIT", 0)
+    rng = np.random.default_rng(4)
+    bx, sc = _ssd_like(rng, 600, 6)
+    got = nms_mod.classwise_nms(bx, sc, 0.1, 0.45, top_k=None, keep_top_k=15)
+    assert [g.tolist() for g in got] == greedy_nms_reference(bx, sc, 0.1, 0.45, None, 15)
+    got = nms_mod.classwise_nms(np.floor(bx * 40), sc, 0.1, 0.3, top_k=30, inclusive=True)
+    assert [g.tolist() for g in got] == greedy_nms_reference(np.floor(bx * 40), sc, 0.1, 0.3, 30, inclusive=True)
