@@ -230,13 +230,9 @@ def test_truncated_webm_detected_by_duration(tmp_path, rng):
 def test_frames_backend(tmp_path):
     frames = smooth_video(4, 24, 32)
     folder = tmp_path / "v"
+    folder.mkdir()
     for i, f in enumerate(frames, 1):
-        cv2.imwrite(
-            str(folder / f"{i:05d}.png")
-            if folder.exists()
-            else (folder.mkdir() or str(folder / f"{i:05d}.png")),
-            f[..., ::-1],
-        )
+        cv2.imwrite(str(folder / f"{i:05d}.png"), f[..., ::-1])  # written by OpenCV itself: BGR
     out, fps = read_video(folder, backend="frames")
     np.testing.assert_array_equal(out, frames)  # PNG is lossless, and RGB order is kept
     assert fps == 0.0
