@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from core.errors import DataError
-from core.io import (UnsafePickleError, atomic_open, atomic_write_text, dump_pickle, load_weights,
-                     safe_load_pickle, safe_loads_pickle, torch_save_atomic)
+from core.io import (
+    UnsafePickleError,
+    atomic_open,
+    atomic_write_text,
+    dump_pickle,
+    load_weights,
+    safe_load_pickle,
+    safe_loads_pickle,
+    torch_save_atomic,
+)
 
 
 class _Evil:

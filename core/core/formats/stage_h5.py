@@ -151,7 +151,7 @@ class ObjectFeatures:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> "ObjectFeatures":
+    def __enter__(self) -> ObjectFeatures:
         return self
 
     def __exit__(self, *exc: object) -> None:
