@@ -306,6 +306,15 @@ def test_resume_restores_optimizer_scheduler_and_rejects_bad_files(tmp_path):
     assert _bitwise_equal(model2.state_dict(), model.state_dict())
     assert sched2.last_epoch == 1 and opt2.state_dict()["state"].keys() == opt.state_dict()["state"].keys()
 
+    # AMP grad scaler state (CPU scaler here) comes back too; a checkpoint without one warns
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=7)
+    mgr.save(model, opt, sched, scaler, iteration=3)
+    scaler2 = torch.amp.GradScaler("cpu", init_scale=2.0)
+    resume(mgr.path_for(3), model2, opt2, sched2, scaler2, verbose=False)
+    assert scaler2.get_scale() == 1024.0 and scaler2.get_growth_interval() == 7
+    with pytest.warns(UserWarning, match="no grad-scaler state"):
+        resume(mgr.path_for(1), model2, opt2, sched2, torch.amp.GradScaler("cpu"), verbose=False)
+
     assert resume("", model2) is None
     assert resume("auto", model2, directory=tmp_path / "empty", verbose=False) is None
     with pytest.raises(FileNotFoundError):
@@ -440,6 +449,16 @@ def test_tqdm_mode_still_writes_json(tmp_path):
         logger.update(loss=1.0)
     assert [r["step"] for r in read_log(tmp_path / "log.txt")] == [2, 4]
     assert "4/4" in stream.getvalue()
+
+
+def test_tqdm_missing_falls_back_to_lines(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    stream = __import__("io").StringIO()
+    logger = MetricLogger([], use_tqdm=True, stream=stream)
+    with pytest.warns(LoggerBackendWarning, match="tqdm is not installed"):
+        for _ in logger.log_every(range(2), print_freq=1):
+            logger.update(loss=1.0)
+    assert stream.getvalue().count("loss: 1.0000") == 2
 
 
 def _fake_visdom(monkeypatch, *, connect: bool = True, fail_after: int = 10**9):

@@ -352,9 +352,13 @@ class MetricLogger:
         data_time = SmoothedValue(fmt="{avg:.4f}")
         bar = None
         if self.use_tqdm and self.main:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, desc=header or None, dynamic_ncols=True, file=self.stream or sys.stderr)
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                warnings.warn("tqdm is not installed; printing log lines instead", LoggerBackendWarning, stacklevel=2)
+                self.use_tqdm = False
+            else:
+                bar = tqdm(total=total, desc=header or None, dynamic_ncols=True, file=self.stream or sys.stderr)
         width = len(str(total)) if total else 1
         start = time.time()
         end = time.time()
