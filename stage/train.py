@@ -99,7 +99,7 @@ def train(args: argparse.Namespace) -> dict:
         writers.append(JsonLinesWriter(out / "log.txt", resume_step=step))
         if args.logger == "tensorboard":
             writers.append(TensorboardWriter(args.log_tensorboard_dir or out / "tensorboard", resume_step=step))
-    logger = MetricLogger(writers)
+    logger = MetricLogger(writers, stream=sys.stdout)
     logger.add_meter("train/class_loss", SmoothedValue(window_size=1, fmt="{value:.5f}"))
     logger.add_meter("lr", SmoothedValue(window_size=1, fmt="{value:.2e}"))
     stats = {"epochs": [], "iters_per_epoch": per_epoch, "keyframes": len(dataset)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Optional
 
 from torch.utils.data import DataLoader, Dataset
@@ -50,4 +51,8 @@ def build_loader(args: argparse.Namespace, dataset: Dataset, shuffle: bool, rank
 
 
 def build_model(args: argparse.Namespace) -> Stage:
-    return Stage(args.num_classes, args.actors_features_size, args.objects_features_size, args.n_heads)
+    try:
+        return Stage(args.num_classes, args.actors_features_size, args.objects_features_size, args.n_heads)
+    except ValueError as e:  # inconsistent sizes on the command line: one line, exit 2 like bad input
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -63,9 +63,10 @@ def results_rows(keys: List[Tuple[str, str]], boxes: np.ndarray, probs: np.ndarr
     actor, col = np.nonzero((probs > 0) & (ids[None, :] > 0))
     vids = np.array([k[0] for k in keys], dtype=object)[actor]
     ts = np.array([str(int(k[1])) for k in keys], dtype=object)[actor]
-    b = [np.char.mod("%.9g", boxes[actor, k].astype(np.float64)).astype(object) for k in range(4)]
+    # float32 values in their shortest round-trip form (0.863, not 0.862999976)
+    b = [boxes[actor, k].astype(np.float32).astype(str).astype(object) for k in range(4)]
     act = np.char.mod("%d", ids[col]).astype(object)
-    score = np.char.mod("%.9g", probs[actor, col].astype(np.float64)).astype(object)
+    score = probs[actor, col].astype(np.float32).astype(str).astype(object)
     lines = vids
     for part in (ts, *b, act, score):
         lines = lines + "," + part

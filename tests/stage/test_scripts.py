@@ -1,0 +1,149 @@
+"""train.py / test.py end to end on small h5 features built from the synthetic AVA `tiny` set."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.formats import ava
+from core.formats.stage_h5 import write_actor_h5, write_object_h5
+from core.synthetic.datasets import write_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGE = ROOT / "stage"
+C, CO = 16, 24
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+
+@pytest.fixture(scope="module")
+def feats(tmp_path_factory):
+    """Synthetic AVA tiny + actor h5 (GT boxes, features that carry the labels) + objects h5."""
+    root = tmp_path_factory.mktemp("stage")
+    write_dataset("ava", root / "ava", "tiny", 0, 1)
+    rng = np.random.default_rng(0)
+    proj = rng.normal(size=(81, C))
+    for split in ("train", "val"):
+        gt = ava.read_ava_csv(root / "ava" / "annotations" / f"ava_{split}_v2.2.csv")
+        objs = {}
+        for (vid, ts), g in gt.groupby(["video_id", "timestamp"]):
+            ub, inv = np.unique(g[["x1", "y1", "x2", "y2"]].to_numpy(), axis=0, return_inverse=True)
+            lab = np.zeros((len(ub), 81))
+            lab[inv.ravel(), g.action_id.to_numpy()] = 1
+            f = (lab @ proj)[:, :, None, None, None] + 0.1 * rng.normal(size=(len(ub), C, 2, 2, 2))
+            write_actor_h5(root / split / vid / f"{int(ts):04d}.h5", f, ub, lab)
+            objs[(vid, ts)] = {"features": rng.normal(size=(2, CO)), "boxes": np.array([[.1, .1, .2, .3], [.5, .4, .9, .8]]),
+                               "cls_prob": np.ones((2, 3))}
+        write_object_h5(root / f"objects_{split}.h5", objs)
+    return root
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(f"stage_{name}_script", STAGE / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _main(args):
+    """Run train.py / test.py in this process (no interpreter start-up): returns the exit status."""
+    name, argv = args[0][:-3], list(args[1:])
+    try:
+        return _script(name).main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+def _run(args, cwd=STAGE, check=True):
+    p = subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(p.stdout[-3000:] + p.stderr[-3000:])
+    return p
+
+
+def _common(feats, split="train"):
+    return ["--batch_size", "2", "--actors_features_size", str(C), "--objects_features_size", str(CO),
+            "--n_workers", "0", "--device", "cpu"]
+
+
+def test_train_resume_test_and_evaluate(feats, tmp_path, capsys):
+    out = tmp_path / "run"
+    train = ["train.py", "--actors_dir", str(feats / "train"), "--objects_file", str(feats / "objects_train.h5"),
+             "--output_dir", str(out), "--lr", "0.001", "--print_freq", "1", *_common(feats)]
+    assert _main([*train, "--n_epochs", "2"]) == 0
+    assert (out / "last_checkpoint").read_text().strip() == "final_model.pth"
+    assert (out / "model_ep_002_iter_0000001.pth").is_file()
+    log = [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2] and all("train/class_loss" in r for r in log)
+    capsys.readouterr()
+    # a new run in the same directory resumes after epoch 2
+    assert _main([*train, "--n_epochs", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "iteration 2, epoch 2" in printed and "epoch: 3, iter: 1/1" in printed and "epoch: 1," not in printed
+    stats = json.loads((out / "train_stats.json").read_text())
+    assert [e["epoch"] for e in stats["epochs"]] == [3] and 0 <= stats["epochs"][0]["data_wait_fraction"] <= 1
+
+    ann = feats / "ava" / "annotations"
+    assert _main(["test.py", "--actors_dir", str(feats / "val"), "--objects_dir", str(feats / "objects_val.h5"),
+                  "--output_dir", str(out), *_common(feats), "--groundtruth", str(ann / "ava_val_v2.2.csv"),
+                  "--labelmap", str(ann / "ava_action_list_v2.2_for_activitynet_2019.pbtxt"),
+                  "--exclusions", str(ann / "ava_val_excluded_timestamps_v2.2.csv")]) == 0
+    rows = (out / "results.csv").read_text().splitlines()
+    n_boxes = sum(len(np.unique(g[["x1", "y1", "x2", "y2"]].to_numpy(), axis=0))
+                  for _, g in ava.read_ava_csv(ann / "ava_val_v2.2.csv").groupby(["video_id", "timestamp"]))
+    assert len(rows) == 80 * n_boxes  # every action of every box
+    first = rows[0].split(",")
+    assert len(first) == 8 and not first[1].startswith("0") and 1 <= int(first[6]) <= 80
+    det = ava.read_ava_csv(out / "results.csv")
+    assert len(det) == len(rows) and det.action_id.min() == 1 and det.action_id.max() == 80
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["mAP"] <= 1 and "person_movement" in metrics["groups"]
+    assert "| STAGE |" in (out / "table.md").read_text()
+
+
+def test_batch_of_one_and_ablation_flags(feats, tmp_path):
+    out = tmp_path / "b1"
+    assert _main(["train.py", "--actors_dir", str(feats / "train"), "--objects_file", str(feats / "objects_train.h5"),
+                  "--output_dir", str(out), "--n_epochs", "1", *_common(feats)[2:], "--batch_size", "1",
+                  "--temporal_edges", "none", "--no_objects", "--logger", "none"]) == 0
+    assert (out / "model_ep_001_iter_0000002.pth").is_file()  # 2 training keyframes -> 2 batches of 1
+    assert _main(["test.py", "--actors_dir", str(feats / "val"), "--output_dir", str(out), *_common(feats)[2:],
+                  "--batch_size", "1", "--no_objects"]) == 0
+    assert (out / "results.csv").stat().st_size > 0
+
+
+def test_bad_input_exits_2_with_one_line(feats, tmp_path, capsys):
+    base = ["train.py", "--actors_dir", str(feats / "train"), "--output_dir", str(tmp_path / "x"), "--n_workers", "0",
+            "--logger", "none"]
+    for size in ("100", "99"):  # 100: the h5 holds 16 channels; 99: heads cannot add up to 103
+        assert _main([*base, "--actors_features_size", size]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and len(err.splitlines()) == 1
+    assert _main(["test.py", "--actors_dir", str(feats / "val"), "--output_dir", str(tmp_path / "none")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_torchrun_two_cpu_processes(feats, tmp_path):
+    out = tmp_path / "ddp"
+    _run(["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29571", "train.py",
+          "--actors_dir", str(feats / "train"), "--objects_file", str(feats / "objects_train.h5"),
+          "--output_dir", str(out), "--n_epochs", "2", *_common(feats)[:-2], "--batch_size", "1", "--logger", "none"])
+    # 2 keyframes, batches of 1, 2 ranks: one iteration per rank per epoch
+    assert (out / "model_ep_002_iter_0000001.pth").is_file() and (out / "final_model.pth").is_file()
+    # test.py under torchrun too: every val box once, gathered from both ranks
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "last_checkpoint").write_text("final_model.pth\n")
+    os.link(out / "final_model.pth", single / "final_model.pth")
+    _run(["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29572", "test.py",
+          "--actors_dir", str(feats / "val"), "--objects_dir", str(feats / "objects_val.h5"), "--output_dir", str(out),
+          *_common(feats)[:-2], "--batch_size", "1"])
+    assert _main(["test.py", "--actors_dir", str(feats / "val"), "--objects_dir", str(feats / "objects_val.h5"),
+                  "--output_dir", str(single), *_common(feats), "--batch_size", "1"]) == 0
+    a, b = (sorted(line.rsplit(",", 1) for line in (d / "results.csv").read_text().splitlines()) for d in (out, single))
+    assert [r[0] for r in a] == [r[0] for r in b]
+    np.testing.assert_allclose([float(r[1]) for r in a], [float(r[1]) for r in b], atol=1e-5)
