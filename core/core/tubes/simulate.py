@@ -22,22 +22,25 @@ from .detfile import VideoDetections, from_frames
 def synthetic_annotations(num_videos: int, num_classes: int, seed: int = 0, width: int = 320,
                           height: int = 240, min_frames: int = 40, max_frames: int = 90) -> Dict[str, dict]:
     """``{video: {'label', 'numf', 'annotations': [{'label', 'sf', 'ef', 'boxes' uint16 x,y,w,h 1-based}]}}``
-    with one or two actors of the video's class moving linearly."""
+    with one or two actors of the video's class moving linearly, each in its own half of the frame
+    (actors never cross: identity switches are not what these videos test)."""
     rng = np.random.default_rng(seed)
     db = {}
     for v in range(num_videos):
         label = v % num_classes
         numf = int(rng.integers(min_frames, max_frames + 1))
         tubes = []
-        for _ in range(int(rng.integers(1, 3))):
+        num_actors = int(rng.integers(1, 3))
+        for i in range(num_actors):
+            lo, hi = (1, width) if num_actors == 1 else (1 + i * width // 2, (i + 1) * width // 2)
             length = int(rng.integers(max(20, numf // 2), numf + 1))
             sf = int(rng.integers(0, numf - length + 1))
-            w, h = rng.uniform(40, 90), rng.uniform(60, 140)
-            x0 = rng.uniform(1, width - w - 1)
+            w, h = rng.uniform(40, min(90, (hi - lo) * 0.7)), rng.uniform(60, 140)
+            x0 = rng.uniform(lo, hi - w - 1)
             y0 = rng.uniform(1, height - h - 1)
             vx, vy = rng.uniform(-1.0, 1.0, size=2)
             t = np.arange(length)
-            x = np.clip(x0 + vx * t, 1, width - w)
+            x = np.clip(x0 + vx * t, lo, hi - w - 1)
             y = np.clip(y0 + vy * t, 1, height - h)
             boxes = np.stack([x, y, np.full(length, w), np.full(length, h)], 1)
             tubes.append({"label": label, "sf": sf, "ef": sf + length, "boxes": np.round(boxes).astype(np.uint16)})
