@@ -1,0 +1,195 @@
+"""The two-stream table: RGB, Flow (Farneback) and their fusion, in the columns of the original README
+(f-top1 | f-top3 | v-top1 | v-top5 | mean-error), via ``python tools/reproduce.py kinetics2stream``.
+
+Without ``data_root`` a synthetic Kinetics (``tools/synthesize.py --format kinetics --size demo``,
+mp4 clips in crawler naming + csv files) is written under ``<work_dir>/data/videos`` and prepared with
+``tools/prepare_kinetics.py`` (16 fps frames, Farneback flow, annotation json) into
+``<work_dir>/data/kinetics``; both are reused by later runs. With ``data_root`` the prepared
+``<data_root>/kinetics/{rgb-images, farneback-images, hfiles/Annots_<datasubset>.json}`` is used.
+
+Each stream is trained with ``train.py``, scored with ``test.py`` (every 2nd val frame, video scores
+= mean of each class's top-k frame logits) and the streams are fused with ``eval.py`` (weighted sum
+of video class probabilities). The synthetic recipe trains ResNet-18 from scratch (no ImageNet file
+can be assumed) at a small input size with BatchNorm training, so it runs on a CPU; the real-data
+recipe is the original README's (ResNet-101, 112, frozen BN, LR 0.0005, ImageNet weights via
+``--pretrained``). Extra flags (after ``--``) go to both train.py runs, and override the recipe's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from core.formats.kinetics import read_annotation_json
+from core.io import atomic_write_text
+
+PKG_DIR = Path(__file__).resolve().parents[1]  # kinetics2stream/ (train.py, test.py, eval.py)
+REPO = PKG_DIR.parent
+STREAMS = (("RGB", "rgb"), ("Flow", "farneback"))
+
+# Synthetic recipe (CPU): frames are 320x240, clips 2 s (32 frames at 16 fps).
+SYNTHETIC = dict(arch="resnet18", isize=64, batch=16, lr=0.01, frame_step=2, freeze_bn=0,
+                 full=dict(iters=600, steps="400,550", val_step=200),
+                 quick=dict(iters=150, steps="100,140", val_step=150))
+# Real data: the HEAD README's ResNet-101 Mini-200 run (60K iterations, x0.1 at 25K, 40K, 55K).
+REAL = dict(arch="resnet101", isize=112, batch=64, lr=0.0005, frame_step=6, freeze_bn=1,
+            full=dict(iters=60000, steps="25000,40000,55000", val_step=10000),
+            quick=dict(iters=2000, steps="1500", val_step=1000))
+
+
+def _run(cmd: Sequence[str], cwd: Path) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], cwd=str(cwd), check=True)
+
+
+def synthetic_data(work_dir: Path, workers: int = 2) -> Path:
+    """Write (once) and prepare the synthetic set; returns the root to pass as --root."""
+    data = work_dir / "data"
+    videos = data / "videos"
+    if not (videos / "kinetics_val.csv").is_file():
+        _run([sys.executable, REPO / "tools" / "synthesize.py", "--format", "kinetics", "--size", "demo",
+              "--out", videos, "--workers", workers], REPO)
+    annots = data / "kinetics" / "hfiles" / "Annots_400.json"
+    if not annots.is_file():
+        _run([sys.executable, REPO / "tools" / "prepare_kinetics.py", "--videos", videos, "--csv_dir", videos,
+              "--out", data / "kinetics", "--workers", workers], REPO)
+    return data
+
+
+def _flag_names(extra: Sequence[str]) -> set:
+    return {a.split("=")[0] for a in extra if a.startswith("-")}
+
+
+def _with_defaults(defaults: List[str], extra: Sequence[str]) -> List[str]:
+    """``defaults`` (flag, value pairs) minus the flags ``extra`` sets, then ``extra``."""
+    given = _flag_names(extra)
+    out: List[str] = []
+    for i in range(0, len(defaults), 2):
+        if defaults[i] not in given:
+            out += defaults[i:i + 2]
+    return out + list(extra)
+
+
+def per_class_top1(annots: dict, pred_file: Path) -> Dict[str, float]:
+    """Video top-1 accuracy (%) of each class from an ActivityNet-format prediction file."""
+    preds = json.loads(pred_file.read_text())["results"]
+    hits: Dict[str, List[float]] = {}
+    for vid, info in annots["database"].items():
+        if info["subset"] != "val":
+            continue
+        top = preds.get(vid, [{"label": None}])[0]["label"]
+        hits.setdefault(info["label"], []).append(float(top == info["label"]))
+    return {c: 100.0 * float(np.mean(h)) for c, h in hits.items()}
+
+
+def format_table(rows: Dict[str, Dict[str, float]]) -> str:
+    lines = ["| stream | f-top1 | f-top3 | v-top1 | v-top5 | mean-error |", "|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['f-top1']:.1f} | {r['f-top3']:.1f} | {r['v-top1']:.1f} | {r['v-top5']:.1f} "
+                     f"| {r['mean-error']:.1f} |")
+    return "\n".join(lines)
+
+
+def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[str]) -> str:
+    work = Path(work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    synthetic = data_root is None
+    recipe = SYNTHETIC if synthetic else REAL
+    sched = recipe["quick" if quick else "full"]
+    root = synthetic_data(work) if synthetic else Path(data_root).resolve()
+    datasubset = "400" if synthetic else "200"
+    extra = list(extra)
+    for flag in ("--datasubset",):
+        if flag in extra:
+            datasubset = extra[extra.index(flag) + 1]
+    save_root = work / ("runs-quick" if quick else "runs")
+    classtopk = 30
+    common = ["--root", root, "--save_root", save_root, "--datasubset", datasubset, "--arch", recipe["arch"],
+              "--isize", recipe["isize"], "-b", recipe["batch"], "--lr", recipe["lr"],
+              "--frame_step", recipe["frame_step"]]
+    rows: Dict[str, Dict[str, float]] = {}
+    pkls: Dict[str, Path] = {}
+    preds: Dict[str, Path] = {}
+    for name, input_type in STREAMS:
+        train_flags = _with_defaults(
+            [str(c) for c in common] + ["--input", input_type, "--max_iterations", str(sched["iters"]),
+                                        "--step_values", sched["steps"], "--val_step", str(sched["val_step"]),
+                                        "--freeze_bn", str(recipe["freeze_bn"]), "--num_workers", "1",
+                                        "--logger", "none", "--resume", "auto", "--print-freq", "25"], extra)
+        _run([sys.executable, "train.py", *train_flags], PKG_DIR)
+        drop = {"--max_iterations", "--step_values", "--val_step", "--freeze_bn", "--logger", "--resume", "--print-freq",
+                "--seed", "--weights", "--visdom", "--momentum", "--wd", "--weight-decay", "--gamma"}
+        test_flags = _strip(train_flags, drop)
+        tag = f"{sched['iters']:06d}"
+        _run([sys.executable, "test.py", *test_flags, "--test-iterations", str(sched["iters"])], PKG_DIR)
+        run = _run_dir(test_flags)
+        res = json.loads((run / f"results_val_{tag}.json").read_text())
+        v = res["clstk"][str(classtopk)]
+        rows[name] = {"f-top1": res["frame_top1"], "f-top3": res["frame_top3"], "v-top1": 100 * v["hit@1"],
+                      "v-top5": 100 * v["hit@5"], "mean-error": 100 * v["mean_error"]}
+        pkls[name] = run / f"output_val_{tag}.pkl"
+        preds[name] = run / f"output_val_{tag}-clstk-{classtopk:03d}.json"
+    gt = root / "kinetics" / "hfiles" / f"Annots_{datasubset}.json"
+    fused_dir = save_root / "fused"
+    _run([sys.executable, "eval.py", "--gt", gt, "--rgb", pkls["RGB"], "--flow", pkls["Flow"], "--fusion_weight", "0.5",
+          "--classtopk", classtopk, "--out_dir", fused_dir], PKG_DIR)
+    fres = json.loads((fused_dir / "results_val_fused.json").read_text())
+    fv = fres["video"]
+    rows["RGB+FLOW"] = {"f-top1": fres["frame_top1"], "f-top3": fres["frame_top3"], "v-top1": 100 * fv["hit@1"],
+                        "v-top5": 100 * fv["hit@5"], "mean-error": 100 * fv["mean_error"]}
+    preds["RGB+FLOW"] = fused_dir / f"output_val_fused-clstk-{classtopk:03d}.json"
+    table = format_table(rows)
+    text = (f"Kinetics two-stream ({'synthetic demo' if synthetic else root}; {recipe['arch']} at {recipe['isize']}, "
+            f"{sched['iters']} iterations per stream; video scores: top-{classtopk} frame aggregation; "
+            f"fusion weight 0.5)\n\n{table}\n")
+    annots = read_annotation_json(gt)
+    per_class = {name: per_class_top1(annots, p) for name, p in preds.items()}
+    text += "\nPer-class video top-1 (%)" + (" (* = motion-defined class)" if synthetic else "") + "\n\n"
+    text += "| class | RGB | Flow | RGB+FLOW |\n|---|---|---|---|\n"
+    motion = _motion_defined() if synthetic else set()
+    for c in sorted(per_class["RGB"], key=lambda c: annots["classes"][c]):
+        mark = " *" if c in motion else ""
+        text += f"| {c}{mark} | " + " | ".join(f"{per_class[n].get(c, float('nan')):.0f}" for n in preds) + " |\n"
+    if motion:
+        means = {n: np.mean([per_class[n][c] for c in per_class[n] if c in motion]) for n in preds}
+        text += ("| motion-defined mean | " + " | ".join(f"{means[n]:.1f}" for n in preds) + " |\n")
+    atomic_write_text(work / "table.md", text)
+    return text
+
+
+def _strip(flags: List[str], drop: set) -> List[str]:
+    """Remove train-only flags (and their values) from a flag list."""
+    out: List[str] = []
+    skip = False
+    for i, a in enumerate(flags):
+        if skip:
+            skip = False
+            continue
+        name = a.split("=")[0]
+        if name in drop:
+            skip = "=" not in a and i + 1 < len(flags) and not flags[i + 1].startswith("--")
+            continue
+        out.append(a)
+    return out
+
+
+def _run_dir(flags: List[str]) -> Path:
+    """The run folder train.py / test.py use for these flags."""
+    import argparse
+
+    from kinetics2stream.options import add_data_args, run_dir
+
+    p = argparse.ArgumentParser(add_help=False)
+    add_data_args(p)
+    return run_dir(p.parse_known_args(flags)[0])
+
+
+def _motion_defined() -> set:
+    from core.synthetic.actions import KINETICS
+
+    return {c.name for c in KINETICS if c.motion_defined}
