@@ -27,5 +27,8 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+demo: install
+	$(PY) tools/reproduce.py amtnet --quick
+
 clean:
 	rm -rf $(VENV) .pytest_cache
