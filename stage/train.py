@@ -38,7 +38,6 @@ from core.train import (
     load_weights_into,
     resume,
     seed_everything,
-    unwrap_model,
     wrap_ddp,
 )
 from stage.cli import add_model_args, build_dataset, build_loader, build_model

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stage.data import BatchCollator
-from stage.graph import build_adjacency, keyframe_links
+from stage.graph import keyframe_links
 from stage.model import GAT, Stage, parameter_count, stage_loss
 
 torch.set_num_threads(1)

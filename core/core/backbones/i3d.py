@@ -156,7 +156,7 @@ class InceptionI3d(nn.Module):
                              use_bias=True)
         self.channels["Logits"] = num_classes
 
-    def train(self, mode: bool = True) -> "InceptionI3d":
+    def train(self, mode: bool = True) -> InceptionI3d:
         super().train(mode)
         if self.frozen_bn:
             for m in self.modules():
