@@ -62,7 +62,7 @@ class Rows:
         self.score = np.asarray(score, np.float64)
         self.box = np.asarray(box, np.float64).reshape(-1, 4)  # x1, y1, x2, y2
 
-    def take(self, idx) -> "Rows":
+    def take(self, idx) -> Rows:
         return Rows(self.key[idx], self.action[idx], self.score[idx], self.box[idx])
 
     def __len__(self) -> int:

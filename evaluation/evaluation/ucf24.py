@@ -113,30 +113,34 @@ def _note_ignored(path: str, n: int, what: str) -> None:
 def read_detections(path: str, gt: GroundTruth) -> Dict[str, np.ndarray]:
     """Read DETS.csv -> arrays video (test index), frame, label, score, box [N, 4], in file order."""
     cols = ["video", "frame", "label", "score", "x1", "y1", "x2", "y2"]
+    with open(path, encoding="utf-8") as f:
+        first = f.readline()
+    header = first.split(",")[:2] == ["video", "frame"]
     try:
-        df = pd.read_csv(path, header=None, names=cols, dtype={"video": str}, keep_default_na=False,
-                         na_values=[""], skip_blank_lines=True)
+        df = pd.read_csv(path, header=None, names=cols, skiprows=1 if header else 0, dtype={"video": str},
+                         keep_default_na=False, na_values=[""], skip_blank_lines=True)
     except pd.errors.EmptyDataError:
         df = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     except pd.errors.ParserError as e:
         raise DataError(path, f"expected 8 comma-separated columns {','.join(cols)} ({str(e).strip()})") from None
-    rows = np.arange(1, len(df) + 1)
-    if len(df) and str(df["frame"].iloc[0]).strip() == "frame":  # header line
-        df, rows = df.iloc[1:], rows[1:]
+    rows = np.arange(1, len(df) + 1) + (1 if header else 0)
     values = {}
     for c in cols[1:]:
-        v = pd.to_numeric(df[c], errors="coerce").to_numpy(np.float64)
+        raw = df[c]
+        v = raw.to_numpy(np.float64) if raw.dtype.kind in "fiu" else pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
         bad = ~np.isfinite(v)
         if bad.any():
             i = int(np.argmax(bad))
-            raise DataError(path, f"expected a finite number for {c}, got {df[c].iloc[i]!r}", f"row {rows[i]}")
+            raise DataError(path, f"expected a finite number for {c}, got {raw.iloc[i]!r}", f"row {rows[i]}")
         values[c] = v
-    video = df["video"].to_numpy(dtype=object)
-    unknown = np.array([v not in gt.known for v in video], dtype=bool)
-    if unknown.any():
-        i = int(np.argmax(unknown))
-        raise DataError(path, f"unknown video {video[i]!r} (not in the ground truth {gt.path})", f"row {rows[i]}")
-    vidx = np.array([gt.index.get(v, -1) for v in video], dtype=np.int64)
+    codes, uniq = pd.factorize(df["video"].to_numpy(dtype=object))
+    video = np.asarray(uniq, dtype=object)
+    known = np.array([v in gt.known for v in video], dtype=bool)
+    if len(codes) and not known[codes].all():
+        i = int(np.argmax(~known[codes]))
+        raise DataError(path, f"unknown video {video[codes[i]]!r} (not in the ground truth {gt.path})", f"row {rows[i]}")
+    vidx = np.array([gt.index.get(v, -1) for v in video], dtype=np.int64)[codes] if len(codes) else np.zeros(0, np.int64)
+    video = video[codes] if len(codes) else video
     frame, label = values["frame"], values["label"]
     for name, arr in (("frame", frame), ("label", label)):
         bad = arr != np.round(arr)

@@ -6,7 +6,6 @@ import torch
 
 from core import metrics as M
 
-
 # ---------------------------------------------------------------- AP variants (hand-computed)
 
 

@@ -72,3 +72,12 @@ def test_kinetics_unknown_class(tmp_path, capsys):
     pred.write_text('{"results": {"yt001": [{"label": "class zz", "score": 0.5}]}}')
     err = run(kinetics.main, ["--gt", D("kinetics_gt.json"), "--predictions", str(pred)], capsys)
     assert str(pred) in err and "class zz" in err
+
+
+def test_module_entry_point_exit_code(tmp_path):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "evaluation.kinetics", "--gt", str(tmp_path / "missing.json"),
+                        "--predictions", D("kinetics_pred.json")], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "missing.json" in p.stderr

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.metrics.ap import descending_order, precision_recall, trapezoid_ap, voc_ap
+from core.metrics.ap import precision_recall, trapezoid_ap, voc_ap
 from core.metrics.boxes import iou_act, iou_matlab, iou_tf
 from core.metrics.matching import group_pairs, match_argmax, match_best_remaining
 

@@ -21,7 +21,7 @@ built by :func:`group_pairs`, so any overlap (box IoU with or without +1, tube I
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Tuple
+from typing import NamedTuple, Tuple
 
 import numpy as np
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.metrics.ap import precision_recall, trapezoid_ap, voc_ap
 from core.metrics.boxes import MATLAB_EPS, iou_act, iou_matlab
-from core.metrics.matching import Pairs, group_pairs, match_best_remaining
+from core.metrics.matching import group_pairs, match_best_remaining
 
 
 class Tubes(NamedTuple):

@@ -36,7 +36,7 @@ def ucf_fixture(rng: np.random.Generator) -> None:
         "wave/v5": {2: [np.c_[np.arange(1, 21), np.tile([200, 10, 300, 200], (20, 1))].astype(float)]},
         "walk/v0": {0: [np.c_[np.arange(1, 13), np.tile([0, 0, 50, 50], (12, 1))].astype(float)]},
     }
-    for v, d in gttubes.items():  # move the boxes a little over time
+    for d in gttubes.values():  # move the boxes a little over time
         for tubes in d.values():
             for t in tubes:
                 t[:, 1:] += np.round(rng.normal(0, 2, (len(t), 4)))
