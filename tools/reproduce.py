@@ -1,6 +1,6 @@
 """Run a paper's recipe end to end and print its table in the paper's columns.
 
-    python tools/reproduce.py PAPER [--data_root DIR] [--quick] [--work_dir DIR] [-- extra flags]
+    python tools/reproduce.py PAPER [--data_root DIR] [--quick] [--work_dir DIR] [extra recipe flags]
 
 PAPER is one of the paper packages (amtnet, stage, kinetics2stream, acam, stabn). Each package holds
 its recipe in ``<paper>/<paper>/reproduce.py`` as ``run(data_root, quick, work_dir, extra) -> str``:
@@ -29,8 +29,9 @@ def parse_args(argv=None):
     p.add_argument("--data_root", default=None, help="real (or prepared) dataset root; default: synthetic data")
     p.add_argument("--quick", action="store_true", help="short schedules (the demo); the table keeps every row")
     p.add_argument("--work_dir", default=None, help="where runs, detections and table.md go (default runs/<paper>)")
-    p.add_argument("extra", nargs=argparse.REMAINDER, help="flags passed on to the recipe after --")
-    return p.parse_args(argv)
+    args, extra = p.parse_known_args(argv)
+    args.extra = [a for a in extra if a != "--"]
+    return args
 
 
 @cli_errors
@@ -44,9 +45,8 @@ def main(argv=None) -> None:
             sys.exit(2)
         raise
     work_dir = args.work_dir or os.path.join("runs", args.paper)
-    extra = [a for a in args.extra if a != "--"]
     start = time.time()
-    table = recipe.run(data_root=args.data_root, quick=args.quick, work_dir=work_dir, extra=extra)
+    table = recipe.run(data_root=args.data_root, quick=args.quick, work_dir=work_dir, extra=args.extra)
     print(table)
     print(f"\n{args.paper}: table written to {os.path.join(work_dir, 'table.md')} in {time.time() - start:.0f} s")
 
