@@ -7,8 +7,13 @@ import pytest
 
 from core.errors import DataError
 from core.tubes import Tube
-from core.tubes.detfile import (VideoDetections, from_frames, list_detection_files, read_detections,
-                                write_detections)
+from core.tubes.detfile import (
+    VideoDetections,
+    from_frames,
+    list_detection_files,
+    read_detections,
+    write_detections,
+)
 from core.tubes.tubes_json import read_tubes, write_tubes
 
 

@@ -3,7 +3,6 @@ tubes built from ground truth + noise + false positives + dropped frames, evalua
 ``python -m evaluation.ucf24 video-map --protocol road``."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

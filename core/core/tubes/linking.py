@@ -58,9 +58,13 @@ def greedy_assign(reach: np.ndarray, box_score: np.ndarray) -> np.ndarray:
     assign = np.full((num_classes, num_paths), -1, np.int64)
     if num_boxes == 0 or num_paths == 0:
         return assign
-    rank = np.argsort(-box_score, axis=1, kind="stable")
-    rows = np.arange(num_classes)[:, None]
-    reach = reach[rows, rank] & (box_score[rows, rank] > 0)[:, :, None]  # boxes in preference order
+    if np.all(box_score[:, 1:] <= box_score[:, :-1]):  # already in preference order (dofilter's)
+        rank = np.broadcast_to(np.arange(num_boxes), box_score.shape)
+        reach = reach & (box_score > 0)[:, :, None]
+    else:
+        rank = np.argsort(-box_score, axis=1, kind="stable")
+        rows = np.arange(num_classes)[:, None]
+        reach = reach[rows, rank] & (box_score[rows, rank] > 0)[:, :, None]
     if num_paths <= 53:
         masks = (reach.astype(np.float64) @ np.exp2(np.arange(num_paths))).astype(np.uint64)  # [C, K]
         used = np.zeros(num_classes, np.uint64)
@@ -94,24 +98,21 @@ def _top_mean_sequential(top: np.ndarray, count: np.ndarray) -> np.ndarray:
     return total / np.maximum(count, 1)
 
 
-class _Buffer:
-    """An append-only array with amortised growth (rows of a fixed trailing shape)."""
+class _Chunks:
+    """Append-only rows kept as a list of arrays; joined into one array on demand (and kept joined)."""
 
     def __init__(self, dtype, row_shape: Tuple[int, ...] = ()):
-        self._data = np.zeros((64,) + row_shape, dtype)
+        self._parts: List[np.ndarray] = [np.zeros((0,) + row_shape, dtype)]
         self._n = 0
 
     def extend(self, rows: np.ndarray) -> None:
-        n = rows.shape[0]
-        if self._n + n > self._data.shape[0]:
-            grown = np.zeros((max(2 * self._data.shape[0], self._n + n),) + self._data.shape[1:], self._data.dtype)
-            grown[:self._n] = self._data[:self._n]
-            self._data = grown
-        self._data[self._n:self._n + n] = rows
-        self._n += n
+        self._parts.append(rows)
+        self._n += rows.shape[0]
 
     def view(self) -> np.ndarray:
-        return self._data[:self._n]
+        if len(self._parts) > 1:
+            self._parts = [np.concatenate(self._parts)]
+        return self._parts[0]
 
     def __len__(self) -> int:
         return self._n
@@ -141,14 +142,14 @@ class OnlineLinker:
         self._f = np.zeros((c, 0, 4 + self.gap + 1))
         self._i = np.zeros((c, 0, 3), np.int64)  # path id, consecutive misses, linked detections
         self._num_paths = 0
-        self._path_class = _Buffer(np.int64)
-        self._dead = _Buffer(np.int64)  # path ids in the order they died
-        self._log_pid = _Buffer(np.int64)  # every link: path id, candidate row, frame (chronological)
-        self._log_det = _Buffer(np.int64)
-        self._log_frame = _Buffer(np.int64)
-        self._boxes: Optional[_Buffer] = None  # all candidates seen, rows referenced by the log
-        self._score = _Buffer(np.float64)
-        self._all = _Buffer(np.float64, (c + 1,))
+        self._path_class = _Chunks(np.int64)
+        self._dead = _Chunks(np.int64)  # path ids in the order they died
+        self._log_pid = _Chunks(np.int64)  # every link: path id, candidate row, frame (chronological)
+        self._log_det = _Chunks(np.int64)
+        self._log_frame = _Chunks(np.int64)
+        self._boxes: Optional[_Chunks] = None  # all candidates seen, rows referenced by the log
+        self._score = _Chunks(np.float64)
+        self._all = _Chunks(np.float64, (c + 1,))
 
     # ------------------------------------------------------------------ input
     def update(self, boxes: np.ndarray, scores: np.ndarray) -> None:
@@ -164,7 +165,7 @@ class OnlineLinker:
         c, gap = self.num_classes, self.gap
         if self.box_dim is None:
             self.box_dim = int(cand.boxes.shape[1])
-            self._boxes = _Buffer(np.float64, (self.box_dim,))
+            self._boxes = _Chunks(np.float64, (self.box_dim,))
         elif cand.boxes.shape[1] != self.box_dim:
             raise ValueError(f"OnlineLinker: boxes of width {cand.boxes.shape[1]}, earlier frames had {self.box_dim}")
         if cand.all_scores.shape[1] != c + 1:
@@ -178,9 +179,9 @@ class OnlineLinker:
         self.num_frames += 1
         frame = self.num_frames
         base = len(self._score)
-        self._boxes.extend(cand.boxes)
-        self._score.extend(cand.score)
-        self._all.extend(cand.all_scores)
+        self._boxes.extend(np.array(cand.boxes, np.float64))  # copies: the caller may reuse its arrays
+        self._score.extend(np.array(cand.score, np.float64))
+        self._all.extend(np.array(cand.all_scores, np.float64))
         counts = np.bincount(label, minlength=c)
         rank = np.arange(k) - (np.cumsum(counts) - counts)[label]
         kmax = int(counts.max()) if k else 0
@@ -230,7 +231,8 @@ class OnlineLinker:
         fresh = np.flatnonzero(~used)
         if fresh.size:
             lab = label[fresh]
-            pos = self._count[lab] + rank_in_group(lab)
+            new_counts = np.bincount(lab, minlength=c)
+            pos = self._count[lab] + np.arange(fresh.size) - (np.cumsum(new_counts) - new_counts)[lab]
             self._grow(int(pos.max()) + 1)
             pids = self._num_paths + np.arange(fresh.size)
             self._num_paths += fresh.size
@@ -240,7 +242,7 @@ class OnlineLinker:
             new_f[:, -1] = cand.score[fresh]
             self._f[lab, pos] = new_f
             self._i[lab, pos] = np.stack([pids, np.zeros_like(pids), np.ones_like(pids)], 1)
-            self._count += np.bincount(lab, minlength=c)
+            self._count += new_counts
             self._log(pids, base + fresh, frame)
 
     def _log(self, pids: np.ndarray, rows: np.ndarray, frame: int) -> None:

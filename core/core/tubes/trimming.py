@@ -49,32 +49,41 @@ def viterbi(unary: np.ndarray, offsets: np.ndarray, alpha: Union[float, np.ndarr
         raise ValueError("viterbi: alpha must be >= 0")
     num_classes = unary.shape[1]
     lengths = np.diff(offsets)
-    order = np.argsort(-lengths, kind="stable")  # the active paths at step t are a prefix
+    # time-major packing (longest paths first): the rows of step t are one contiguous block whose
+    # first n_t rows continue the first n_t rows of the block of step t - 1
+    order = np.argsort(-lengths, kind="stable")
     lengths, starts, alpha = lengths[order], offsets[:-1][order], alpha[order]
-    dp = np.empty_like(unary)
-    back = np.empty(unary.shape, np.int32)
+    active = np.searchsorted(-lengths, -np.arange(int(lengths[0])), side="left")  # n_t = #(length > t)
+    block = np.zeros(active.size + 1, np.int64)
+    np.cumsum(active, out=block[1:])
+    step = np.repeat(np.arange(active.size), active)
+    src = starts[np.arange(block[-1]) - block[step]] + step  # packed row -> row of ``unary``
+    packed = unary[src]
+    dp = np.empty_like(packed)
+    back = np.empty(packed.shape, np.int32)
     cls = np.arange(num_classes)
-    prev = np.zeros((num_paths, num_classes))
-    for t in range(int(lengths[0])):
-        n = int(np.searchsorted(-lengths, -t, side="left"))  # paths with length > t
-        d = prev[:n]
+    prev = np.zeros((int(active[0]), num_classes))
+    for t in range(active.size):
+        a, b = int(block[t]), int(block[t + 1])
+        d = prev[:b - a]
         best = d.argmax(1)
-        switch = d[np.arange(n), best] - alpha[:n]
+        switch = d[np.arange(b - a), best] - alpha[:b - a]
         stay = (d > switch[:, None]) | ((d == switch[:, None]) & (cls[None, :] <= best[:, None]))
-        rows = starts[:n] + t
-        dp[rows] = unary[rows] + np.where(stay, d, switch[:, None])
-        back[rows] = np.where(stay, cls[None, :], best[:, None])
-        prev = dp[rows]
+        np.add(packed[a:b], np.where(stay, d, switch[:, None]), out=dp[a:b])
+        back[a:b] = np.where(stay, cls[None, :], best[:, None])
+        prev = dp[a:b]
     state = np.zeros(num_paths, np.int64)
-    for t in range(int(lengths[0]) - 1, -1, -1):
-        n = int(np.searchsorted(-lengths, -t, side="left"))
-        rows = starts[:n] + t
-        ends = lengths[:n] == t + 1
-        follow = ~ends
-        st = state[:n]
-        st[ends] = dp[rows[ends]].argmax(1)
-        st[follow] = back[rows[follow] + 1, st[follow]]
-        labels[rows] = st
+    out = np.empty(block[-1], np.int64)
+    for t in range(active.size - 1, -1, -1):
+        a, b = int(block[t]), int(block[t + 1])
+        n = b - a
+        nxt = int(active[t + 1]) if t + 1 < active.size else 0  # these continue to step t + 1
+        if nxt:
+            state[:nxt] = back[block[t + 1]:block[t + 1] + nxt][np.arange(nxt), state[:nxt]]
+        if n > nxt:
+            state[nxt:n] = dp[a + nxt:b].argmax(1)
+        out[a:b] = state[:n]
+    labels[src] = out
     return labels
 
 

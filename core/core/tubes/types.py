@@ -36,7 +36,7 @@ class Candidates(NamedTuple):
     index: np.ndarray
 
     @staticmethod
-    def empty(num_classes: int, box_dim: int = 4) -> "Candidates":
+    def empty(num_classes: int, box_dim: int = 4) -> Candidates:
         return Candidates(
             np.zeros(0, np.int64),
             np.zeros((0, box_dim)),
@@ -98,7 +98,7 @@ class ActionPaths:
             "path_score": float(self.path_score[i]),
         }
 
-    def select(self, index: np.ndarray) -> "ActionPaths":
+    def select(self, index: np.ndarray) -> ActionPaths:
         """The paths ``index`` (int array or bool mask [P]), in that order."""
         index = np.arange(len(self))[index]
         lens = self.lengths[index]
@@ -109,7 +109,7 @@ class ActionPaths:
                            self.all_scores[rows], self.num_found[index], self.path_score[index])
 
     @staticmethod
-    def empty(num_classes: int, box_dim: int = 4) -> "ActionPaths":
+    def empty(num_classes: int, box_dim: int = 4) -> ActionPaths:
         z = np.zeros(0, np.int64)
         return ActionPaths(z, z.copy(), np.zeros(1, np.int64), np.zeros((0, box_dim)), np.zeros(0),
                            np.zeros((0, num_classes + 1)), z.copy(), np.zeros(0))
