@@ -3,19 +3,29 @@ AMTNet micro-tube linking, and the file formats around them (frame detections, T
 
 The pipeline of gurkirt/realtime-action-detection's ``online-tubes`` MATLAB code, vectorised::
 
-    dets = detfile.read_detections(path)                      # per frame: boxes + full score vectors
-    paths = link_video(dets.frames(), dets.num_classes)       # dofilter + incremental linking
-    tubes = trim_paths(paths, dets.video, alpha=5)            # Viterbi labelling, cutting, scoring
-    tubes_json.write_tubes("TUBES.json", tubes)
+    dets = read_detections(path)                          # per frame: boxes + full score vectors
+    paths = link_video(dets.frames(), dets.num_classes)   # dofilter + incremental linking
+    tubes = trim_paths(paths, dets.video, alpha=5)        # Viterbi labelling, cutting, scoring
+    write_tubes("TUBES.json", tubes)
+
+Modules: ``filtering`` (dofilter, prefilter), ``linking`` (OnlineLinker, link_video), ``trimming``
+(viterbi, trim_paths), ``fusion`` (mean / union-set / boost), ``microtubes`` (AMTNet), ``detfile`` (the
+detectors' per-video detection files), ``tubes_json`` (TUBES.json), ``simulate`` (synthetic detector
+output for tests and demos), ``types``.
 """
 
+from .detfile import VideoDetections, read_detections, write_detections
 from .filtering import dofilter, grouped_nms, nms_candidates, normalized_to_pixels, prefilter
+from .fusion import boost_fusion, fuse_frame, mean_fusion, union_fusion
 from .linking import OnlineLinker, greedy_assign, link_video
+from .microtubes import MicroTubeLinker, densify, link_microtubes
 from .trimming import temporal_labels, trim_paths, viterbi
+from .tubes_json import read_tubes, write_tubes
 from .types import ActionPaths, Candidates, Tube
 
 __all__ = [
-    "ActionPaths", "Candidates", "OnlineLinker", "Tube", "dofilter", "greedy_assign", "grouped_nms",
-    "link_video", "nms_candidates", "normalized_to_pixels", "prefilter", "temporal_labels", "trim_paths",
-    "viterbi",
+    "ActionPaths", "Candidates", "MicroTubeLinker", "OnlineLinker", "Tube", "VideoDetections", "boost_fusion",
+    "densify", "dofilter", "fuse_frame", "greedy_assign", "grouped_nms", "link_microtubes", "link_video",
+    "mean_fusion", "nms_candidates", "normalized_to_pixels", "prefilter", "read_detections", "read_tubes",
+    "temporal_labels", "trim_paths", "union_fusion", "viterbi", "write_detections", "write_tubes",
 ]
