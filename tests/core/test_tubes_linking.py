@@ -194,3 +194,15 @@ def test_empty_video_and_empty_frames():
     assert len(link_video([], 2)) == 0
     frames = [Candidates.empty(2)] * 5
     assert len(link_video(frames, 2)) == 0
+
+
+def test_equal_scores_keep_live_paths_before_dead_ones_then_death_order():
+    # A: frames 1-5 (dies at frame 8), C: frames 3-9 far away (dies at 12), B: frames 11-14 (alive at
+    # the end). All score 0.5, so the top-20 means tie and MATLAB's stable sort keeps live, dead-by-death.
+    a, b, c = [0, 0, 10, 10], [100, 100, 110, 110], [200, 0, 210, 10]
+    frames = []
+    for t in range(1, 15):
+        boxes = [box for box, span in ((a, range(1, 6)), (c, range(3, 10)), (b, range(11, 15))) if t in span]
+        frames.append(one_class_frame(boxes, [0.5] * len(boxes)))
+    paths = link_video(frames, num_classes=1)
+    assert [int(s) for s in paths.start] == [11, 1, 3]
