@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from core.errors import DataError
-from kinetics2stream.data import KineticsFrames, StackTransform, frame_samples, resize_shorter, stack_frame_numbers
+from kinetics2stream.data import (
+    KineticsFrames,
+    StackTransform,
+    frame_samples,
+    resize_shorter,
+    stack_frame_numbers,
+)
 from kinetics2stream.models import build_model, load_imagenet, param_groups, set_bn_eval
 from kinetics2stream.prep import mini_subset_annotations
 
@@ -36,7 +42,6 @@ def _fixture(tmp_path, numf=(12, 9, 4)):
         folder = root / "rgb-images" / yid
         folder.mkdir(parents=True)
         for f in range(1, n + 1):
-            cv2.imwrite(str(folder / f"{f:05d}.png"), np.zeros((1, 1, 3), np.uint8))  # not read
             img = np.full((24, 32, 3), 10 * f + (1 if yid[0] == "b" else 0), np.uint8)
             cv2.imwrite(str(folder / f"{f:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 100])
         db[yid] = {"label": ["x", "y", "x"][k], "cls": [0, 1, 0][k], "subset": ["val", "val", "train"][k],
