@@ -464,7 +464,7 @@ def evaluate(
         sel = listed[det_s.key]
     else:
         det_s = det.candidates.take(order_2018(det.candidates))
-        sel = np.ones(len(det_s), dtype=bool)
+        sel = det_s.score > -10.0  # the 2018 per-class NMS keeps scores above -10 only
     first_row = det.first_row
     del det
     # Detections with x2 <= x1 or y2 <= y1 are dropped after the cap (TF's _remove_invalid_boxes).
