@@ -1,0 +1,81 @@
+"""Training (micro-tubes/s) and test (frames/s) throughput of AMTNet on this machine.
+
+    python -m amtnet.throughput --data_root DATA [--width_mult 1.0] [--iters 5] [--batch_size 4] [--frames 16]
+
+Training: the real loader (augmentation, matching in workers) feeding SGD steps; reports the fraction of
+step time spent waiting for the next batch. Test: the per-frame backbone + micro-tube heads of test.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from core.train import make_train_loader
+
+from .data import MatchCollate, MicroTubeDataset, VideoFrames, dataset_dir, load_videos, split_videos
+from .detect import VideoRunner
+from .loss import multibox_loss
+from .model import AMTNet, param_groups
+from .priors import prior_boxes
+
+
+def train_throughput(args) -> dict:
+    ds = MicroTubeDataset(args.data_root, "ucf24", 1, "train")
+    loader = make_train_loader(ds, args.batch_size, num_workers=args.num_workers, collate_fn=MatchCollate(prior_boxes()))
+    model = AMTNet(25, width=args.width_mult)
+    opt = torch.optim.SGD(param_groups(model, 5e-4, 1e-4), lr=5e-4, momentum=0.9)
+    wait = step = 0.0
+    it = iter(loader)
+    next(it)  # start the workers before timing
+    for _ in range(args.iters):
+        t0 = time.perf_counter()
+        base, _, loc_t, conf_t, _, _ = next(it)
+        t1 = time.perf_counter()
+        loc, conf = model(base)
+        loss_l, loss_c, _ = multibox_loss(loc, conf, loc_t, conf_t)
+        opt.zero_grad()
+        (loss_l + loss_c).backward()
+        opt.step()
+        t2 = time.perf_counter()
+        wait += t1 - t0
+        step += t2 - t0
+    return {"microtubes_per_s": args.iters * args.batch_size / step, "data_wait_fraction": wait / step,
+            "s_per_iter": step / args.iters}
+
+
+@torch.no_grad()
+def test_throughput(args) -> dict:
+    root = dataset_dir(args.data_root, "ucf24")
+    db, _, test = split_videos(root, 1)
+    (video,) = load_videos(root, "ucf24", test[:1], db)
+    video.numf = min(video.numf, args.frames)
+    model = AMTNet(25, width=args.width_mult).eval()
+    frames = VideoFrames(root, [video])
+    loader = torch.utils.data.DataLoader(frames, 8, num_workers=args.num_workers)
+    runner = VideoRunner(model, 2, 0, torch.device("cpu"))
+    start = time.perf_counter()
+    n = sum(1 for _ in runner.run(loader, {0: video.numf}))
+    elapsed = time.perf_counter() - start
+    return {"frames_per_s": video.numf / elapsed, "microtubes": n}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data_root", required=True)
+    p.add_argument("--width_mult", type=float, default=1.0)
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--batch_size", type=int, default=4)
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--num_workers", type=int, default=2)
+    args = p.parse_args(argv)
+    out = {"width_mult": args.width_mult, "threads": torch.get_num_threads(), **train_throughput(args),
+           **test_throughput(args)}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
