@@ -16,7 +16,6 @@ printed; the run-folder mode also appends to ``<run>/eval.log``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -54,7 +53,7 @@ def fmt(name: str, m: Dict[str, float]) -> str:
 
 
 def fuse_streams(annots: dict, rgb_pkl: str, flow_pkl: str, weight: float, k: int, subset: str = "val") -> Dict:
-    """Fused frame top-1/top-3 and video metrics of two per-video score files; also the fused json."""
+    """Fused frame top-1/top-3 and the fused ActivityNet json of two per-video score files."""
     rgb, flow = safe_load_pickle(rgb_pkl), safe_load_pickle(flow_pkl)
     for path, d in ((rgb_pkl, rgb), (flow_pkl, flow)):
         if not isinstance(d, dict) or any(not isinstance(v, dict) or "scores" not in v for v in d.values()):
@@ -65,8 +64,7 @@ def fuse_streams(annots: dict, rgb_pkl: str, flow_pkl: str, weight: float, k: in
     ftop = frame_topk(fuse_frames(rgb, flow, weight), labels, (1, 3))
     probs = fuse(video_probabilities(rgb, k), video_probabilities(flow, k), weight)
     preds = activitynet_json(probs, database, idx_to_class, subset)
-    return {"frame_top1": ftop[1], "frame_top3": ftop[3], "video": video_metrics(annots, preds, subset),
-            "predictions": preds}
+    return {"frame_top1": ftop[1], "frame_top3": ftop[3], "predictions": preds}
 
 
 @cli_errors
@@ -81,8 +79,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise SystemExit("error: fusion needs both --rgb and --flow")
         res = fuse_streams(annots, args.rgb, args.flow, args.fusion_weight, args.classtopk, args.subset)
         out = Path(args.out_dir or os.path.dirname(os.path.abspath(args.rgb)))
-        atomic_write_json(out / f"output_{args.subset}_fused-clstk-{args.classtopk:03d}.json", res.pop("predictions"),
-                          indent=None)
+        pred_file = out / f"output_{args.subset}_fused-clstk-{args.classtopk:03d}.json"
+        atomic_write_json(pred_file, res.pop("predictions"), indent=None)
+        res["video"] = video_metrics(gt, pred_file, args.subset)
         res.update(rgb=args.rgb, flow=args.flow, fusion_weight=args.fusion_weight, classtopk=args.classtopk)
         atomic_write_json(out / f"results_{args.subset}_fused.json", res)
         lines.append(f"RGB+Flow (w {args.fusion_weight}, clstk {args.classtopk}): frame Prec@1 {res['frame_top1']:.3f} "
@@ -97,14 +96,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             tag = args.test_iteration if args.test_iteration == "best" else f"{int(args.test_iteration):06d}"
             files = [str(log_dir / f"output_{args.subset}_{tag}-clstk-{k:03d}.json") for k in (30, 50)]
         for path in files:
-            with open(path, encoding="utf-8") as f:
-                try:
-                    preds = json.load(f)
-                except json.JSONDecodeError as e:
-                    raise DataError(path, f"not valid json ({e.msg})", f"line {e.lineno}") from None
-            if not isinstance(preds, dict) or not isinstance(preds.get("results"), dict):
-                raise DataError(path, "expected an ActivityNet classification json with a 'results' object")
-            m = video_metrics(annots, preds, args.subset)
+            m = video_metrics(gt, path, args.subset)
             report[path] = m
             lines.append(fmt(path, m))
         if log_dir is not None:

@@ -92,9 +92,10 @@ def test_one(args, tag: str, out: Path, dataset: KineticsFrames, info, log) -> O
     for k in (int(s) for s in args.classtopk.split(",")):
         preds = activitynet_json(video_probabilities(allscores, k), annots["database"], dataset.idx_to_class,
                                  args.subset, external="ImageNet" if str(args.pretrained) not in ("", "0") else None)
-        atomic_write_json(out / f"output_{args.subset}_{name}-clstk-{k:03d}.json", preds, indent=None)
+        pred_file = out / f"output_{args.subset}_{name}-clstk-{k:03d}.json"
+        atomic_write_json(pred_file, preds, indent=None)
         if args.subset != "test":
-            m = video_metrics(annots, preds, args.subset)
+            m = video_metrics(dataset.annot_file, pred_file, args.subset)
             results["clstk"][str(k)] = m
             log(f"clstk {k:3d}: hit@1 {m['hit@1']:.4f} hit@5 {m['hit@5']:.4f} mean {m['mean']:.4f} "
                 f"mean-error {m['mean_error']:.4f} mAP {m['mAP']:.4f}")

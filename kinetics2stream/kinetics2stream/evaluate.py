@@ -1,41 +1,19 @@
-"""Video-level numbers of a prediction json against the annotation json: hit@1, hit@5, their mean
-("mean"; the Kinetics challenge's "mean error" is 1 - mean) and mAP, all from ``evaluation.kinetics``."""
+"""Video-level numbers of a prediction json against the annotation json, from ``evaluation.kinetics``
+(ActivityNet's classification evaluator): hit@1, hit@5, their mean ("mean"; the Kinetics challenge's
+"mean error" is 1 - mean) and mAP, as fractions."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+import os
+from typing import Dict, Union
 
-import numpy as np
+from evaluation.kinetics import evaluate
 
-from core.errors import DataError
+PathLike = Union[str, "os.PathLike[str]"]
 
 
-def video_metrics(annotations: Mapping[str, Any], predictions: Mapping[str, Any], subset: str = "val") -> Dict[str, float]:
-    """``annotations``: the annotation json (dict); ``predictions``: an ActivityNet classification
-    result dict. Returns hit@1, hit@5, mean, mean_error, mAP as fractions."""
-    database = annotations["database"]
-    classes = annotations["classes"]
-    vids = sorted(v for v, info in database.items() if info["subset"] == subset)
-    if not vids:
-        raise DataError("annotations", f"no '{subset}' videos")
-    vindex = {v: i for i, v in enumerate(vids)}
-    gt_video = np.arange(len(vids))
-    gt_label = np.array([int(database[v]["cls"]) for v in vids])
-    pv, pl, ps = [], [], []
-    for vid, preds in predictions.get("results", {}).items():
-        if vid not in vindex:
-            continue
-        for p in preds:
-            if p["label"] not in classes:
-                raise DataError("predictions", f"unknown label {p['label']!r}", f"results['{vid}']")
-            pv.append(vindex[vid])
-            pl.append(int(classes[p["label"]]))
-            ps.append(float(p["score"]))
-    from core.metrics import classification_ap, hit_at_k
-
-    pv, pl, ps = np.array(pv, np.int64), np.array(pl, np.int64), np.array(ps)
-    hit1 = hit_at_k(pv, pl, ps, gt_video, gt_label, 1)
-    hit5 = hit_at_k(pv, pl, ps, gt_video, gt_label, 5)
-    ap = classification_ap(pv, pl, ps, gt_video, gt_label, len(classes))
-    mean = (hit1 + hit5) / 2
-    return {"hit@1": hit1, "hit@5": hit5, "mean": mean, "mean_error": 1 - mean, "mAP": float(np.nanmean(ap))}
+def video_metrics(gt_path: PathLike, pred_path: PathLike, subset: str = "val") -> Dict[str, float]:
+    """hit@1, hit@5, mean, mean_error, mAP of the prediction file ``pred_path``."""
+    r = evaluate(os.fspath(gt_path), os.fspath(pred_path), subset)
+    return {"hit@1": r["hit@1"], "hit@5": r["hit@5"], "mean": r["mean_hit"], "mean_error": 1.0 - r["mean_hit"],
+            "mAP": r["mAP"]}

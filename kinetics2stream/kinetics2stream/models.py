@@ -98,7 +98,8 @@ def load_imagenet(model: nn.Module, arch: str, path: Union[str, os.PathLike[str]
     keys loaded; a backbone tensor missing from the file raises DataError."""
     name = os.fspath(path)
     if arch == "vgg16":
-        return load_vgg16_reducedfc(model.vgg, name)["loaded"]
+        load_vgg16_reducedfc(model.vgg, name)
+        return [f"vgg.{k}" for k in model.vgg.state_dict()]
     state = load_weights(name)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]

@@ -33,9 +33,9 @@ REPO = PKG_DIR.parent
 STREAMS = (("RGB", "rgb"), ("Flow", "farneback"))
 
 # Synthetic recipe (CPU): frames are 320x240, clips 2 s (32 frames at 16 fps).
-SYNTHETIC = dict(arch="resnet18", isize=64, batch=16, lr=0.02, frame_step=2, freeze_bn=0,
-                 full=dict(iters=300, steps="200,270", val_step=150),
-                 quick=dict(iters=150, steps="100,140", val_step=150))
+SYNTHETIC = dict(arch="resnet18", isize=48, batch=16, lr=0.02, frame_step=2, freeze_bn=0,
+                 full=dict(iters=1000, steps="800,950", val_step=500),
+                 quick=dict(iters=200, steps="150,190", val_step=200))
 # Real data: the HEAD README's ResNet-101 Mini-200 run (60K iterations, x0.1 at 25K, 40K, 55K).
 REAL = dict(arch="resnet101", isize=112, batch=64, lr=0.0005, frame_step=6, freeze_bn=1,
             full=dict(iters=60000, steps="25000,40000,55000", val_step=10000),

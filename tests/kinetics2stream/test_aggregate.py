@@ -1,5 +1,7 @@
 """Top-k video aggregation, the ActivityNet json, fusion and the video metrics, on hand-worked cases."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -92,18 +94,22 @@ def test_frame_topk():
     assert r[1] == pytest.approx(200 / 3) and r[2] == pytest.approx(200 / 3) and r[3] == pytest.approx(100.0)
 
 
-def test_video_metrics_hand_case():
+def test_video_metrics_hand_case(tmp_path):
     annots = {"classes": {"a": 0, "b": 1, "c": 2},
-              "database": {"v1": {"cls": 0, "subset": "val"}, "v2": {"cls": 1, "subset": "val"},
-                           "v3": {"cls": 2, "subset": "val"}, "v4": {"cls": 0, "subset": "val"},
-                           "t1": {"cls": 1, "subset": "train"}}}
+              "database": {"v1": {"label": "a", "cls": 0, "subset": "val"},
+                           "v2": {"label": "b", "cls": 1, "subset": "val"},
+                           "v3": {"label": "c", "cls": 2, "subset": "val"},
+                           "v4": {"label": "a", "cls": 0, "subset": "val"},
+                           "t1": {"label": "b", "cls": 1, "subset": "train"}}}
     preds = {"results": {
         "v1": [{"label": "a", "score": 0.9}, {"label": "b", "score": 0.1}],
         "v2": [{"label": "a", "score": 0.6}, {"label": "b", "score": 0.4}],
         "v3": [{"label": "c", "score": 0.8}, {"label": "a", "score": 0.2}],
         # v4 has no prediction: counts as a miss
     }}
-    m = video_metrics(annots, preds)
+    (tmp_path / "gt.json").write_text(json.dumps(annots))
+    (tmp_path / "p.json").write_text(json.dumps(preds))
+    m = video_metrics(tmp_path / "gt.json", tmp_path / "p.json")
     assert m["hit@1"] == pytest.approx(0.5) and m["hit@5"] == pytest.approx(0.75)
     assert m["mean"] == pytest.approx(0.625) and m["mean_error"] == pytest.approx(0.375)
     # AP a: ranked v1 (TP), v2 (FP), v3 (FP); 2 GT -> precision 1 at recall 0.5, never reaches 1 -> 0.5

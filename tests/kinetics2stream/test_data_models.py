@@ -15,7 +15,7 @@ from kinetics2stream.data import (
     resize_shorter,
     stack_frame_numbers,
 )
-from kinetics2stream.models import build_model, load_imagenet, param_groups, set_bn_eval
+from kinetics2stream.models import build_model, first_conv_key, load_imagenet, param_groups, set_bn_eval
 from kinetics2stream.prep import mini_subset_annotations
 
 
@@ -105,26 +105,28 @@ def _imagenet_file(tmp_path, arch):
             m.running_var.uniform_(0.5, 2.0)
             m.weight.data.uniform_(0.5, 1.5)
     path = tmp_path / f"{arch}.pth"
-    torch.save(src.state_dict(), path)
+    torch.save(src.vgg.state_dict() if arch == "vgg16" else src.state_dict(), path)  # vgg16_reducedfc.pth keys
     return path, src
 
 
-@pytest.mark.parametrize("arch,size", [("resnet18", 32), pytest.param("inceptionV3", 75, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("arch,size", [("resnet18", 32), pytest.param("inceptionV3", 75, marks=pytest.mark.slow),
+                                       pytest.param("vgg16", 300, marks=pytest.mark.slow)])
 def test_first_conv_replication_keeps_output_for_repeated_frame(tmp_path, arch, size):
     path, _ = _imagenet_file(tmp_path, arch)
     one, three = build_model(arch, 5, 1), build_model(arch, 5, 3)
     load_imagenet(one, arch, path)
     loaded = load_imagenet(three, arch, path)
-    assert "fc.weight" not in loaded
-    three.fc.load_state_dict(one.fc.state_dict())  # the new classifier is not from ImageNet
+    assert "fc.weight" not in loaded and first_conv_key(arch) in loaded
+    # the new classifier is not from ImageNet: give both models the same one
+    own = three.state_dict()
+    three.load_state_dict({k: (v if k in loaded else one.state_dict()[k]) for k, v in own.items()})
     one.eval(), three.eval()
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
         a, b = one(x), three(x.repeat(1, 3, 1, 1))
     assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
-    w1 = one.state_dict()[next(k for k in one.state_dict() if k.endswith("conv.weight") or k == "conv1.weight")]
-    w3 = three.state_dict()[next(k for k in three.state_dict() if k.endswith("conv.weight") or k == "conv1.weight")]
-    assert torch.allclose(w3[:, 3:6] * 3, w1)
+    w1, w3 = one.state_dict()[first_conv_key(arch)], three.state_dict()[first_conv_key(arch)]
+    assert w3.shape[1] == 9 and torch.allclose(w3[:, 3:6] * 3, w1)
 
 
 def test_load_imagenet_rejects_other_weights(tmp_path):

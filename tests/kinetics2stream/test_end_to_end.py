@@ -1,13 +1,17 @@
 """prepare_kinetics -> train.py -> test.py -> eval.py on the tiny synthetic Kinetics, single process and
 under torchrun with 2 CPU processes; resuming; the reproduce recipe's table."""
 
+import contextlib
+import io
 import json
 import os
+import runpy
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,16 +26,28 @@ RUN_FLAGS = ["--datasubset", "400", "--arch", "resnet18", "--isize", "32", "-b",
 
 
 def run(script, *args, torchrun=0, check=True):
-    cmd = [sys.executable, str(PKG / script), *map(str, args)]
+    """Run a script: in this process (runpy, output captured) or under torchrun with ``torchrun`` processes."""
+    argv = [str(PKG / script), *map(str, args)]
     if torchrun:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={torchrun}",
-               f"--master_port={port}", *cmd[1:]]
-    p = subprocess.run(cmd, cwd=str(PKG), env=ENV, capture_output=True, text=True)
+               f"--master_port={port}", *argv]
+        p = subprocess.run(cmd, cwd=str(PKG), env=ENV, capture_output=True, text=True)
+    else:
+        out, err, old, code = io.StringIO(), io.StringIO(), sys.argv, 0
+        sys.argv = argv
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                runpy.run_path(argv[0], run_name="__main__")
+        except SystemExit as e:
+            code = e.code or 0
+        finally:
+            sys.argv = old
+        p = SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
     if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        raise AssertionError(f"{' '.join(argv)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p
 
 
@@ -67,45 +83,45 @@ def test_train_test_eval_two_streams(tiny_kinetics, tmp_path):
     common = ["--root", root, "--save_root", save, *RUN_FLAGS]
     # the flow stream stacks 3 flow images (15 channels after first-conv replication from the file)
     for input_type, extra in (("rgb", []), ("farneback", ["--seq_len", "3"])):
-        run("train.py", *common, "--input", input_type, *extra, "--max_iterations", "4", "--val_step", "2", "--logger", "none",
-            "--step_values", "3", "--pretrained", imagenet)
+        run("train.py", *common, "--input", input_type, *extra, "--max_iterations", "3", "--val_step", "2", "--logger", "none",
+            "--step_values", "2", "--pretrained", imagenet)
     rgb = save / "kinetics" / "cache" / "kinetics-400-rgb-resnet18--P1-is32-sl01-g1-fs6-4-010000"
     flow = save / "kinetics" / "cache" / "kinetics-400-farneback-resnet18--P1-is32-sl03-g1-fs6-4-010000"
     for d in (rgb, flow):
         assert sorted(p.name for p in (d / "checkpoints").glob("model_*.pth")) == ["model_00000002.pth",
-                                                                                 "model_00000004.pth"]
-        assert (d / "best.pth").is_file() and (d / "results_000004.txt").is_file()
+                                                                                 "model_00000003.pth"]
+        assert (d / "best.pth").is_file() and (d / "results_000003.txt").is_file()
         log = [json.loads(x) for x in (d / "log.txt").read_text().splitlines()]
         assert any("val_top1" in r for r in log)
     # frozen BN: running statistics of the trained model are the ImageNet file's
     ref = torch.load(imagenet, weights_only=True)
-    trained = load_weights(rgb / "checkpoints" / "model_00000004.pth")["model"]
+    trained = load_weights(rgb / "checkpoints" / "model_00000003.pth")["model"]
     assert torch.equal(trained["layer1.0.bn1.running_mean"], ref["layer1.0.bn1.running_mean"])
     assert not torch.equal(trained["layer1.0.conv1.weight"], ref["layer1.0.conv1.weight"])
 
     for input_type, extra in (("rgb", []), ("farneback", ["--seq_len", "3"])):
-        p = run("test.py", *common, "--input", input_type, *extra, "--pretrained", imagenet, "--test-iterations", "4")
+        p = run("test.py", *common, "--input", input_type, *extra, "--pretrained", imagenet, "--test-iterations", "3")
         assert "frames/s" in p.stdout
-    res = json.loads((rgb / "results_val_000004.json").read_text())
+    res = json.loads((rgb / "results_val_000003.json").read_text())
     # every 2nd frame of 3 val videos of 32 frames: arange(0, 31, 2) -> 16 each
     assert res["frames"] == 48 and set(res["clstk"]) == {"10", "30", "50"}
-    scores = safe_load_pickle(rgb / "output_val_000004.pkl")
+    scores = safe_load_pickle(rgb / "output_val_000003.pkl")
     assert sorted(scores) == sorted(v for v, i in json.loads(
         (root / "kinetics" / "hfiles" / "Annots_400.json").read_text())["database"].items() if i["subset"] == "val")
     v = next(iter(scores.values()))
     assert v["scores"].shape == (16, 3) and v["fids"].tolist() == list(range(1, 32, 2))
-    flow_scores = safe_load_pickle(flow / "output_val_000004.pkl")
+    flow_scores = safe_load_pickle(flow / "output_val_000003.pkl")
     assert next(iter(flow_scores.values()))["fids"].tolist() == list(range(2, 31, 2))  # seq_len 3: centres 2..30
-    preds = json.loads((rgb / "output_val_000004-clstk-010.json").read_text())
+    preds = json.loads((rgb / "output_val_000003-clstk-010.json").read_text())
     assert len(preds["results"]) == 3 and all(len(r) == 3 for r in preds["results"].values())  # 3 classes < 5
     assert all(abs(sum(x["score"] for x in r) - 1) < 1e-6 for r in preds["results"].values())
 
     # eval.py on the run folder (classtopk 30 and 50, like the original) and the fusion
-    p = run("eval.py", *common, "--input", "rgb", "--pretrained", imagenet, "--test-iteration", "4")
+    p = run("eval.py", *common, "--input", "rgb", "--pretrained", imagenet, "--test-iteration", "3")
     assert p.stdout.count("mean-error") == 2 and (rgb / "eval.log").is_file()
     gt = root / "kinetics" / "hfiles" / "Annots_400.json"
     fused = tmp_path / "fused"
-    run("eval.py", "--gt", gt, "--rgb", rgb / "output_val_000004.pkl", "--flow", flow / "output_val_000004.pkl",
+    run("eval.py", "--gt", gt, "--rgb", rgb / "output_val_000003.pkl", "--flow", flow / "output_val_000003.pkl",
         "--fusion_weight", "0.7", "--classtopk", "10", "--out_dir", fused, "--json", fused / "m.json")
     fres = json.loads((fused / "results_val_fused.json").read_text())
     assert set(fres["video"]) == {"hit@1", "hit@5", "mean", "mean_error", "mAP"}
