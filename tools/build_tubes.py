@@ -13,13 +13,13 @@ with :mod:`core.tubes.microtubes`. Evaluate with ``python -m evaluation.ucf24 vi
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import sys
 from typing import List, Optional, Sequence
 
 from core.errors import DataError, cli_errors
 from core.formats.ucf24 import read_split_list
+from core.parallel import map_jobs
 from core.tubes import OnlineLinker, trim_paths
 from core.tubes.detfile import list_detection_files, read_detections, video_path
 from core.tubes.fusion import FUSE_IOU, fuse_frame
@@ -65,12 +65,6 @@ def _work(job):
     return build_video_tubes(path, flow_path, **kwargs)
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def build_tubes(detections: str, flow_detections: Optional[str] = None, fusion: str = "none",
                 videos: Optional[Sequence[str]] = None, workers: int = 0, progress: bool = True,
                 **kwargs) -> List[Tube]:
@@ -92,26 +86,9 @@ def build_tubes(detections: str, flow_detections: Optional[str] = None, fusion: 
             if not os.path.exists(flow_path):
                 raise DataError(flow_path, "no flow detection file for this video")
         jobs.append((str(p), flow_path, dict(fusion=fusion, **kwargs)))
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), desc="tubes", unit="video", file=sys.stderr)
     tubes: List[Tube] = []
-    if workers > 0 and len(jobs) > 1:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(workers, initializer=_init_worker) as pool:
-            for result in pool.imap(_work, jobs, chunksize=1):
-                tubes.extend(result)
-                if bar is not None:
-                    bar.update(1)
-    else:
-        for job in jobs:
-            tubes.extend(_work(job))
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+    for result in map_jobs(_work, jobs, workers, desc="tubes", progress=progress):
+        tubes.extend(result)
     return tubes
 
 

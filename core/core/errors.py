@@ -19,6 +19,9 @@ class DataError(ValueError):
         where = self.path if row is None else f"{self.path}: {row}"
         super().__init__(f"{where}: {what}")
 
+    def __reduce__(self):  # keep it picklable, so it crosses process-pool boundaries intact
+        return (type(self), (self.path, self.what, self.row))
+
 
 def cli_errors(main: F) -> F:
     """Decorate a CLI ``main``: a DataError, a missing file or a bad value prints ``error: ...``

@@ -46,27 +46,35 @@ def _sort_class_then_score(label: torch.Tensor, score: torch.Tensor) -> torch.Te
 _DENSE_LIMIT = 8_000_000
 
 
+_TRIU: dict = {}
+
+
 def _suppression_matrix(cand: np.ndarray, valid: np.ndarray, iou_thresh: float, inclusive: bool) -> np.ndarray:
     """cand [C, k, 4], valid [C, k] -> float32 [C, k, k], 1 where i < j, both valid and IoU(i, j) > thresh."""
-    d = 1.0 if inclusive else 0.0
-    x1, y1, x2, y2 = (cand[..., i] for i in range(4))
-    area = np.maximum(x2 - x1 + d, 0) * np.maximum(y2 - y1 + d, 0)
-    iw = np.minimum(x2[:, :, None], x2[:, None, :])
-    iw -= np.maximum(x1[:, :, None], x1[:, None, :])
-    iw += d
-    np.maximum(iw, 0, out=iw)
+    k = cand.shape[1]
+    if k not in _TRIU:
+        _TRIU[k] = np.triu(np.ones((k, k), dtype=bool), 1)
+    x1, y1, x2, y2 = (np.ascontiguousarray(cand[..., i]) for i in range(4))
+    if inclusive:
+        x2 = x2 + 1
+        y2 = y2 + 1
+    area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    inter = np.minimum(x2[:, :, None], x2[:, None, :])
+    inter -= np.maximum(x1[:, :, None], x1[:, None, :])
+    np.maximum(inter, 0, out=inter)
     ih = np.minimum(y2[:, :, None], y2[:, None, :])
     ih -= np.maximum(y1[:, :, None], y1[:, None, :])
-    ih += d
     np.maximum(ih, 0, out=ih)
-    iw *= ih  # intersection
+    inter *= ih
     union = area[:, :, None] + area[:, None, :]
-    union -= iw
+    union -= inter
     with np.errstate(divide="ignore", invalid="ignore"):
-        iw /= union  # 0/0 = nan compares False: empty boxes never suppress
-    sup = iw > iou_thresh
-    sup &= valid[:, :, None] & valid[:, None, :]
-    return np.triu(sup, k=1).astype(np.float32)
+        inter /= union  # 0/0 = nan compares False: empty boxes never suppress
+    sup = inter > iou_thresh
+    sup &= _TRIU[k]
+    if not valid.all():
+        sup &= valid[:, :, None] & valid[:, None, :]
+    return sup.astype(np.float32)
 
 
 def _greedy_keep_dense(cand: torch.Tensor, valid: torch.Tensor, iou_thresh: float, inclusive: bool) -> torch.Tensor:

@@ -38,10 +38,8 @@ sthv2
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -51,6 +49,7 @@ import pandas as pd
 
 from core.formats import act, ava, kinetics, sth, ucf24
 from core.io import atomic_write_json, atomic_write_text
+from core.parallel import map_jobs
 from core.synthetic.actions import AVA_NAMES, JHMDB, KINETICS, STH, UCF24, ActionClass
 from core.synthetic.render import Rendered
 from core.synthetic.scenes import (
@@ -126,18 +125,9 @@ def _link_tree(src: Path, dst: Path) -> None:
     _publish(tmp, dst)
 
 
-def _init_worker() -> None:
-    cv2.setNumThreads(1)  # the pool is the parallelism
-
-
 def _run(fn, items: Sequence[Any], workers: int, desc: str) -> List[Any]:
-    """fn over items, in order; ``workers`` > 1 uses a forkserver pool: forking a parent that already
-    runs OpenCV/FFmpeg threads can deadlock the children."""
-    if workers <= 1 or len(items) <= 1:
-        return [fn(item) for item in items]
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
-        return list(pool.map(fn, items))
+    """fn over items, in order, in ``workers`` processes (see :mod:`core.parallel`)."""
+    return map_jobs(fn, items, workers, desc)
 
 
 def _tube_boxes(rendered: Rendered, k: int, sf: int, ef: int) -> np.ndarray:
