@@ -74,11 +74,11 @@ def output_paths(out: Path, split: str, video_id: str, ts: int) -> Tuple[Path, P
     )
 
 
-def _job(item: Tuple[str, str, str, str, int], duration: float) -> int:
+def _job(item: Tuple[str, str, str, str, int], duration: float, video_start: float = 0.0) -> int:
     movie, jpg, clip, _vid, ts = item
     if Path(jpg).exists() and Path(clip).exists():
         return 0
-    return crop_segment(movie, clip, float(ts), duration=duration, keyframe_path=jpg)
+    return crop_segment(movie, clip, float(ts) - video_start, duration=duration, keyframe_path=jpg)
 
 
 @cli_errors
@@ -97,6 +97,9 @@ def main(argv: List[str] | None = None) -> int:
     )
     p.add_argument("--exclusions", type=Path, help="csv of video_id,timestamp keys to leave out")
     p.add_argument("--duration", type=float, default=2.0, help="clip length in seconds (default 2)")
+    p.add_argument("--video_start", type=float, default=0.0,
+                   help="movie second at the file's first frame: 0 for the full AVA movies, 900 for files cut "
+                        "to [900 s, 1800 s] (as the synthetic AVA set is)")
     p.add_argument("--workers", type=int, default=1)
     args = p.parse_args(argv)
     if (args.csv is None) == (args.test_range is None):
@@ -124,7 +127,7 @@ def main(argv: List[str] | None = None) -> int:
         print(f"error: {args.movies / vid}: no movie file for video id {vid!r} ({n} keys)", file=sys.stderr)
 
     results = run_jobs(
-        functools.partial(_job, duration=args.duration),
+        functools.partial(_job, duration=args.duration, video_start=args.video_start),
         items,
         workers=args.workers,
         desc=f"crop {args.split}",

@@ -169,3 +169,17 @@ def test_crop_segments_tool(tmp_path):
     csv.write_text("movieA,abc,0.1,0.1,0.5,0.5,12,0\n")
     r = run_tool("crop_segments.py", "--movies", movies, "--csv", csv, "--split", "val", "--out", out)
     assert r.returncode == 2 and r.stderr.strip() == f"error: {csv}: row 1: timestamp 'abc' is not a number"
+
+
+def test_crop_segments_with_cut_movies(tmp_path):
+    # a movie cut to start at second 900 (as AVA frames/videos often are): keyframe 902 is second 2 of the file
+    movies = tmp_path / "movies"
+    write_video(movies / "movieA.mp4", ramp(104), fps=25)
+    csv = tmp_path / "ava_val.csv"
+    csv.write_text("movieA,0903,0.1,0.1,0.5,0.5,12,0\n")
+    out = tmp_path / "segments"
+    r = run_tool("crop_segments.py", "--movies", movies, "--csv", csv, "--split", "val", "--out", out,
+                 "--video_start", 900)
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(out / "val" / "clips" / "movieA") == ["0903.mp4"]
+    assert index_of(read_image(out / "val" / "midframes" / "movieA" / "0903.jpg")) == 75 % 13
