@@ -325,7 +325,7 @@ def build_ava_video(seed: int, spec: AvaSpec) -> AvaVideo:
             st = np.zeros((T, 4))
             st[:, :2] = giver.joints[:, R_HAND] * (1 - u) + taker.joints[:, R_HAND] * u
             st[:, 2] = 0.22 * giver.h
-            pr = Prop("box", st, giver.present.copy(), random_colour(rng), owner=actors.index(giver))
+            pr = Prop("box", st, giver.present.copy(), random_colour(rng), owner=first if giver is a else first + 1)
             props.append(pr)
         dur = (f1 - f0) / spec.fps
         pan_max = min(spec.pan, 1.5 * mg / max(dur, 1e-6))
