@@ -7,6 +7,7 @@ import os
 import cv2
 import numpy as np
 import pytest
+
 from core.errors import DataError
 from core.video import (
     FFMPEG_QSCALE15_QUALITY,

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from core.video import image_to_flow, read_image, write_jpeg, write_video
 
 REPO = Path(__file__).resolve().parents[2]
