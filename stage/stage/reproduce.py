@@ -40,8 +40,8 @@ def _opts(extra: List[str], quick: bool) -> argparse.Namespace:
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--size", type=int, nargs=2, default=(112, 144))
-    p.add_argument("--epochs_i3d", type=int, default=2 if quick else 8)
-    p.add_argument("--epochs_stage", type=int, default=15 if quick else 60)
+    p.add_argument("--epochs_i3d", type=int, default=6 if quick else 8)
+    p.add_argument("--epochs_stage", type=int, default=40 if quick else 60)
     p.add_argument("--lr_stage", type=float, default=2e-4)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -111,7 +111,7 @@ def _run(cmd: List[str], cwd: Path) -> None:
 def run(data_root: Optional[str], quick: bool, work_dir: str, extra: List[str]) -> str:
     o = _opts(extra, quick)
     torch.set_num_threads(2)
-    work = Path(work_dir)
+    work = Path(work_dir).resolve()  # train.py/test.py run from stage/: relative paths would break
     work.mkdir(parents=True, exist_ok=True)
     times: Dict[str, float] = {}
     if data_root is None:
@@ -122,7 +122,7 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: List[str]) 
                   str(o.workers)], REPO)
             times["synthesize"] = time.time() - t
     else:
-        data = Path(data_root)
+        data = Path(data_root).resolve()
     ann = data / "annotations"
     evalargs = dict(groundtruth=ann / "ava_val_v2.2.csv",
                     labelmap=ann / "ava_action_list_v2.2_for_activitynet_2019.pbtxt",
