@@ -10,9 +10,21 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 class DataError(ValueError):
-    """Bad input data. The message names the file, the row or key, and what was expected."""
+    """Bad input data. The message names the file, the row or key, and what was expected.
 
-    def __init__(self, path: object, what: str, row: Optional[object] = None):
+    ``DataError(message)`` with one argument rebuilds an error from its message alone, which is how
+    torch's DataLoader re-raises an error from a worker process: the worker's traceback is dropped and
+    the original one-line message kept.
+    """
+
+    def __init__(self, path: object, what: Optional[str] = None, row: Optional[object] = None):
+        if what is None:
+            message = str(path).rstrip()
+            if "Traceback" in message:  # "Caught DataError in DataLoader worker process 0. ... DataError: msg"
+                message = message.splitlines()[-1].split("DataError: ", 1)[-1]
+            self.path, self.row, self.what = message.split(": ", 1)[0], None, message
+            super().__init__(message)
+            return
         self.path = str(path)
         self.row = row
         self.what = what
@@ -20,6 +32,8 @@ class DataError(ValueError):
         super().__init__(f"{where}: {what}")
 
     def __reduce__(self):  # keep it picklable, so it crosses process-pool boundaries intact
+        if self.what == str(self):
+            return (type(self), (str(self),))
         return (type(self), (self.path, self.what, self.row))
 
 

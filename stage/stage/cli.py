@@ -47,7 +47,8 @@ def build_loader(args: argparse.Namespace, dataset: Dataset, shuffle: bool, rank
                                    world_size=world_size)
     collate = BatchCollator(args.temporal_edges, args.tau, use_objects=not args.no_objects)
     return DataLoader(dataset, batch_sampler=sampler, num_workers=args.num_workers, collate_fn=collate,
-                      persistent_workers=False, prefetch_factor=4 if args.num_workers > 0 else None)
+                      persistent_workers=args.num_workers > 0,  # the batch sampler runs in this process
+                      prefetch_factor=4 if args.num_workers > 0 else None)
 
 
 def build_model(args: argparse.Namespace) -> Stage:

@@ -31,3 +31,25 @@ def test_map_jobs_raises_the_original_data_error():
     assert map_jobs(square_or_fail, [0, 1, 2], workers=2) == [0, 1, 4]
     with pytest.raises(DataError, match=r"^/data/v3.mp4: frame 7: truncated video$"):
         map_jobs(square_or_fail, [1, 3], workers=2)
+
+
+class _BadDataset:
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        if i == 2:
+            raise DataError("/data/features/v1/0903.h5", "expected features [n, 1024, t, h, w], got [8, 256]")
+        return i
+
+
+def test_data_error_from_a_dataloader_worker_keeps_its_one_line():
+    import torch
+
+    loader = torch.utils.data.DataLoader(_BadDataset(), batch_size=1, num_workers=1)
+    with pytest.raises(DataError) as e:
+        list(loader)
+    assert str(e.value) == "/data/features/v1/0903.h5: expected features [n, 1024, t, h, w], got [8, 256]"
+    assert e.value.path == "/data/features/v1/0903.h5"
+    again = pickle.loads(pickle.dumps(e.value))
+    assert str(again) == str(e.value)
