@@ -234,6 +234,14 @@ def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def cleanup() -> None:
-    """Leave the process group (no-op when none)."""
+    """Leave the process group (no-op when none).
+
+    Ranks meet at a barrier first: a rank that tears gloo down while its peer still has traffic in
+    flight can make the peer abort ("terminate called without an active exception").
+    """
     if is_dist_avail_and_initialized():
+        try:
+            dist.barrier()
+        except RuntimeError:  # a peer is already gone: nothing left to wait for
+            pass
         dist.destroy_process_group()
