@@ -22,7 +22,7 @@ test-slow: install
 	$(PY) -m pytest -q -m slow
 
 bench: install
-	@set -e; for f in tools/bench/*.py; do echo "== $$f"; $(PY) $$f; done
+	@set -e; for f in $(filter-out tools/bench/_%,$(wildcard tools/bench/*.py)); do echo "== $$f"; $(PY) $$f; done
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -26,6 +26,7 @@ import tempfile
 import time
 
 import numpy as np
+from _measure import run_measured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EVAL_IDS = [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 20, 22, 24, 26, 27, 28, 29, 30, 34, 36, 37, 38,
@@ -196,19 +197,6 @@ json.dump({k: (None if v != v else float(v)) for k, v in metrics.items()}, open(
 '''
 
 
-def run(cmd, env=None):
-    """Run a command; -> (wall s, cpu s, peak RSS MB)."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--official", default=None, help="checkout of activitynet/ActivityNet")
@@ -236,12 +224,12 @@ def main() -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "core"), os.path.join(ROOT, "evaluation"),
                                                        os.environ.get("PYTHONPATH", "")]))
     ours_json, base_json = os.path.join(folder, "ours.json"), os.path.join(folder, "baseline.json")
-    ours = run([sys.executable, "-m", "evaluation.ava", "-l", lm, "-g", gt, "-d", det, "--json", ours_json], env)
+    ours = run_measured([sys.executable, "-m", "evaluation.ava", "-l", lm, "-g", gt, "-d", det, "--json", ours_json], env)
     if args.official:
         script = os.path.join(folder, "run_official.py")
         with open(script, "w") as f:
             f.write(OFFICIAL)
-        base = run([sys.executable, script, os.path.abspath(args.official), "-l", lm, "-g", gt, "-d", det, base_json])
+        base = run_measured([sys.executable, script, os.path.abspath(args.official), "-l", lm, "-g", gt, "-d", det, base_json])
         name = "official ActivityNet get_ava_performance.py"
         names = {str(i): f"PascalBoxes_PerformanceByCategory/AP@0.5IOU/action {i}" for i in EVAL_IDS}
         base_ap = {k: json.load(open(base_json))[v] for k, v in names.items()}
@@ -249,7 +237,7 @@ def main() -> None:
         script = os.path.join(folder, "baseline.py")
         with open(script, "w") as f:
             f.write(BASELINE)
-        base = run([sys.executable, script, lm, gt, det, base_json])
+        base = run_measured([sys.executable, script, lm, gt, det, base_json])
         name = "per-keyframe reference (csv + heapq + loops)"
         base_ap = json.load(open(base_json))
     ours_ap = {k: v["ap"] for k, v in json.load(open(ours_json))["per_class"].items()}

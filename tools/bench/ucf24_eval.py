@@ -24,6 +24,7 @@ import tempfile
 import time
 
 import numpy as np
+from _measure import run_measured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [os.path.join(ROOT, "core")]
@@ -206,18 +207,6 @@ json.dump(out, open(sys.argv[4], "w"))
 '''
 
 
-def run(cmd, env=None):
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--videos", type=int, default=910)
@@ -242,13 +231,13 @@ def main() -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "core"), os.path.join(ROOT, "evaluation"),
                                                        os.environ.get("PYTHONPATH", "")]))
     fj, vj, bj = (os.path.join(folder, f) for f in ("frame.json", "video.json", "baseline.json"))
-    t1 = run([sys.executable, "-m", "evaluation.ucf24", "frame-map", "--gt", gt, "--detections", dets, "--json", fj], env)
-    t2 = run([sys.executable, "-m", "evaluation.ucf24", "video-map", "--gt", gt, "--tubes", tubes, "--json", vj], env)
+    t1 = run_measured([sys.executable, "-m", "evaluation.ucf24", "frame-map", "--gt", gt, "--detections", dets, "--json", fj], env)
+    t2 = run_measured([sys.executable, "-m", "evaluation.ucf24", "video-map", "--gt", gt, "--tubes", tubes, "--json", vj], env)
     ours = (t1[0] + t2[0], t1[1] + t2[1], max(t1[2], t2[2]))
     script = os.path.join(folder, "baseline.py")
     with open(script, "w") as f:
         f.write(BASELINE)
-    base = run([sys.executable, script, gt, dets, tubes, bj, os.path.join(ROOT, "core")], env)
+    base = run_measured([sys.executable, script, gt, dets, tubes, bj, os.path.join(ROOT, "core")], env)
     b = json.load(open(bj))
     fr, vr = json.load(open(fj))["per_class"], json.load(open(vj))["per_class"]
     agree = all(abs(fr[k] - v) <= 1e-9 for k, v in b["frame"].items())
