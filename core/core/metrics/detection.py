@@ -23,7 +23,7 @@ import numpy as np
 
 from core.metrics.ap import precision_recall, trapezoid_ap, voc_ap
 from core.metrics.boxes import iou_act, iou_matlab, iou_tf
-from core.metrics.matching import group_pairs, match_argmax, match_best_remaining
+from core.metrics.matching import act_order, group_pairs, match_argmax, match_best_remaining
 
 
 class ClassAP(NamedTuple):
@@ -108,13 +108,7 @@ def act_frame_ap(
     det_label = np.asarray(det_label, dtype=np.int64)
     score32 = np.asarray(det_score).astype(np.float32)
     n = len(det_label)
-    # Processing position: per class, ACT's argsort over that class's detections in input order.
-    by_class = np.argsort(det_label, kind="stable")
-    bounds = np.searchsorted(det_label[by_class], np.arange(num_classes + 1))
-    proc = np.empty(n, dtype=np.int64)
-    for c in range(num_classes):
-        idx = by_class[bounds[c]:bounds[c + 1]]
-        proc[bounds[c]:bounds[c + 1]] = idx[np.argsort(-score32[idx])]
+    proc = act_order(det_label, score32, num_classes)
     # Reindex detections in processing order so that index order = processing order.
     det_group = np.asarray(det_image, dtype=np.int64)[proc] * num_classes + det_label[proc]
     gt_label = np.asarray(gt_label, dtype=np.int64)

@@ -148,3 +148,16 @@ def match_best_remaining(
             tp[dets[ok]] = True
             matched[dets[ok]] = win_gt
     return tp, matched
+
+
+def act_order(det_label: np.ndarray, score32: np.ndarray, num_classes: int) -> np.ndarray:
+    """[n] detection indices in the order the ACT detector processes them: class by class, and within a
+    class its own ``np.argsort(-score)`` over that class's detections in input order (the per-class
+    sort decides the order of tied scores, so it is kept as ACT runs it)."""
+    by_class = np.argsort(det_label, kind="stable")
+    bounds = np.searchsorted(det_label[by_class], np.arange(num_classes + 1))
+    proc = np.empty(len(det_label), dtype=np.int64)
+    for c in range(num_classes):
+        idx = by_class[bounds[c]:bounds[c + 1]]
+        proc[bounds[c]:bounds[c + 1]] = idx[np.argsort(-score32[idx])]
+    return proc

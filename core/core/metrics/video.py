@@ -23,7 +23,7 @@ import numpy as np
 
 from core.metrics.ap import precision_recall, trapezoid_ap, voc_ap
 from core.metrics.boxes import MATLAB_EPS, iou_act, iou_matlab
-from core.metrics.matching import group_pairs, match_best_remaining
+from core.metrics.matching import act_order, group_pairs, match_best_remaining
 
 
 class Tubes(NamedTuple):
@@ -146,12 +146,7 @@ def act_video_ap(
     gt_label = np.asarray(gt_label, np.int64)
     score32 = np.asarray(det_score).astype(np.float32)
     n = len(det_label)
-    by_class = np.argsort(det_label, kind="stable")
-    bounds = np.searchsorted(det_label[by_class], np.arange(num_classes + 1))
-    proc = np.empty(n, dtype=np.int64)
-    for c in range(num_classes):
-        idx = by_class[bounds[c]:bounds[c + 1]]
-        proc[bounds[c]:bounds[c + 1]] = idx[np.argsort(-score32[idx])]
+    proc = act_order(det_label, score32, num_classes)
     det_group, _, pairs = _tube_pairs(np.asarray(det_video)[proc], det_label[proc], gt_video, gt_label, num_classes)
     overlaps = tube_iou(dets, gts, proc[pairs.det], pairs.gt, "act").astype(np.float32)
     num_gt = np.bincount(gt_label, minlength=num_classes)[:num_classes]
