@@ -69,6 +69,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--freeze_bn", type=int, default=1,
                    help="1: every BatchNorm in eval mode during training (the original); 0: BN trains "
                         "(from scratch there are no ImageNet statistics to freeze)")
+    p.add_argument("--min_crop_area", type=float, default=0.0,
+                   help="> 0: scale jitter, random square crops of [min_crop_area, 1] of the largest square's "
+                        "area (0: the original's fixed-scale random crop)")
+    p.add_argument("--color_jitter", type=float, default=0.0,
+                   help="> 0: brightness/contrast/saturation factors in [1 - j, 1 + j] per stack (RGB input only)")
     p.add_argument("--resume", default="", metavar="PATH|auto",
                    help="checkpoint file/dir, 'auto' (latest of this run; 'true' means auto), or empty")
     p.add_argument("--visdom", default=False, type=str2bool, help="log to visdom (same as --logger visdom)")
@@ -97,7 +102,8 @@ def train(args: argparse.Namespace) -> int:
     default_size, _, _ = input_spec(args.arch)
     size = args.isize or default_size
 
-    train_set = KineticsFrames(root, args.input, args.datasubset, ["train"], build_transform(args.arch, size, True),
+    train_tf = build_transform(args.arch, size, True, args.min_crop_area, args.color_jitter)
+    train_set = KineticsFrames(root, args.input, args.datasubset, ["train"], train_tf,
                                frame_step=args.frame_step, seq_len=args.seq_len, gap=args.gap)
     val_set = KineticsFrames(root, args.input, args.datasubset, ["val"], build_transform(args.arch, size, False),
                              frame_step=args.val_frame_step or 4 * args.frame_step, seq_len=args.seq_len, gap=args.gap)
@@ -183,6 +189,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     if args.seq_len % 2 != 1:
         raise SystemExit("error: --seq_len must be odd")
+    if args.color_jitter > 0 and args.input != "rgb":
+        raise SystemExit(f"error: --color_jitter is for RGB frames, not --input {args.input} (flow images encode vectors)")
     try:
         return train(args)
     finally:

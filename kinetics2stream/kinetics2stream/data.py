@@ -72,6 +72,26 @@ def resize_shorter(img: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(img, (ow, oh), interpolation=cv2.INTER_LINEAR)
 
 
+def color_jitter(frames: np.ndarray, brightness: float, contrast: float, saturation: float) -> np.ndarray:
+    """Frames float32 [..., 3] in 0..255 -> same shape: pixel values times ``brightness``, then
+    blended with their mean grey level by ``contrast`` (``c * x + (1 - c) * mean``), then with each
+    pixel's grey value by ``saturation``; clipped to 0..255. Grey = 0.299 R + 0.587 G + 0.114 B;
+    the contrast mean is over the whole stack, so every frame gets the same change."""
+    x = frames * brightness
+    grey = x @ np.asarray([0.299, 0.587, 0.114], np.float32)
+    x = contrast * x + (1.0 - contrast) * float(grey.mean())
+    grey = x @ np.asarray([0.299, 0.587, 0.114], np.float32)
+    x = saturation * x + (1.0 - saturation) * grey[..., None]
+    return np.clip(x, 0.0, 255.0).astype(np.float32)
+
+
+def random_square(h: int, w: int, min_area: float) -> Tuple[int, int, int]:
+    """A random square crop (top, left, side) of an h x w image whose area is a uniform fraction in
+    ``[min_area, 1]`` of the largest square's (``min(h, w) ** 2``), anywhere inside the image."""
+    side = max(1, int(round(min(h, w) * np.sqrt(random.uniform(min_area, 1.0)))))
+    return random.randint(0, h - side), random.randint(0, w - side), side
+
+
 @dataclass
 class StackTransform:
     """Crop/flip/normalise a stack of frames uint8 [S, H, W, 3] RGB -> float32 tensor [3S, size, size].
@@ -79,7 +99,13 @@ class StackTransform:
     ``train``: shorter side to ``scale_size``, one random ``size`` crop and one horizontal flip
     (p 0.5) for the whole stack (flow x is not negated, as in the original). Eval: same scale, centre
     crop. ``vgg``: the SSD-style path instead (random crop of 0.6-1.0 of each side at train, then
-    resize to size x size, 0..255 minus the BGR means, channels back in RGB order)."""
+    resize to size x size, 0..255 minus the BGR means, channels back in RGB order).
+
+    Extra train-time augmentation (off by default; the original has none): ``min_area`` > 0 replaces
+    the fixed-scale crop by a random square of ``[min_area, 1]`` of the largest square's area
+    (scale jitter) resized to ``size``; ``jitter`` > 0 draws brightness, contrast and saturation
+    factors in ``[1 - jitter, 1 + jitter]`` (:func:`color_jitter`; for RGB frames only, flow images
+    encode vectors). One draw of every parameter per stack, so the frames of a stack stay aligned."""
 
     size: int
     scale_size: int
@@ -87,6 +113,8 @@ class StackTransform:
     std: Sequence[float]
     train: bool = False
     vgg: bool = False
+    min_area: float = 0.0
+    jitter: float = 0.0
 
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
         if self.vgg:
@@ -97,21 +125,29 @@ class StackTransform:
         return x.reshape(-1, *x.shape[2:])
 
     def _crop(self, frames: np.ndarray) -> np.ndarray:
-        scaled = np.stack([resize_shorter(f, self.scale_size) for f in frames])
-        h, w = scaled.shape[1:3]
         s = self.size
-        if self.train:
-            i, j = random.randint(0, h - s), random.randint(0, w - s)
-            flip = random.random() < 0.5
+        if self.train and self.min_area > 0:
+            i, j, side = random_square(frames.shape[1], frames.shape[2], self.min_area)
+            crop = np.stack([cv2.resize(np.ascontiguousarray(f[i:i + side, j:j + side]), (s, s),
+                                        interpolation=cv2.INTER_AREA if side > s else cv2.INTER_LINEAR)
+                             for f in frames])
         else:
-            i, j = int(round((h - s) / 2.0)), int(round((w - s) / 2.0))
-            flip = False
-        crop = scaled[:, i:i + s, j:j + s]
-        if flip:
+            scaled = np.stack([resize_shorter(f, self.scale_size) for f in frames])
+            h, w = scaled.shape[1:3]
+            if self.train:
+                i, j = random.randint(0, h - s), random.randint(0, w - s)
+            else:
+                i, j = int(round((h - s) / 2.0)), int(round((w - s) / 2.0))
+            crop = scaled[:, i:i + s, j:j + s]
+        if self.train and random.random() < 0.5:
             crop = crop[:, :, ::-1]
+        out = crop.astype(np.float32)
+        if self.train and self.jitter > 0:
+            b, c, sat = (random.uniform(1 - self.jitter, 1 + self.jitter) for _ in range(3))
+            out = color_jitter(out, b, c, sat)
         mean = np.asarray(self.mean, np.float32) * 255.0
         std = np.asarray(self.std, np.float32) * 255.0
-        return (crop.astype(np.float32) - mean) / std
+        return (out - mean) / std
 
     def _vgg(self, frames: np.ndarray) -> np.ndarray:
         h, w = frames.shape[1:3]
@@ -128,11 +164,14 @@ class StackTransform:
         return out.astype(np.float32) - bgr_mean[::-1]  # frames are RGB: subtract (123, 117, 104)
 
 
-def build_transform(arch: str, size: int, train: bool) -> StackTransform:
-    """The original's train / val transform for ``arch`` at crop ``size`` (scale ``int(1.1 * size)``)."""
+def build_transform(arch: str, size: int, train: bool, min_area: float = 0.0, jitter: float = 0.0) -> StackTransform:
+    """The original's train / val transform for ``arch`` at crop ``size`` (scale ``int(1.1 * size)``),
+    plus the optional scale and colour jitter of :class:`StackTransform` (not for VGG's own path)."""
     _, mean, std = input_spec(arch)
+    if not 0.0 <= min_area <= 1.0 or not 0.0 <= jitter < 1.0:
+        raise ValueError(f"min_area must be in [0, 1] and jitter in [0, 1), got {min_area}, {jitter}")
     return StackTransform(size=size, scale_size=int(size * 1.1), mean=mean, std=std, train=train,
-                          vgg=arch.startswith("vgg"))
+                          vgg=arch.startswith("vgg"), min_area=min_area, jitter=jitter)
 
 
 def annotation_path(root: str, datasubset: str) -> str:

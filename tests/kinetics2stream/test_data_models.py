@@ -11,7 +11,10 @@ from core.errors import DataError
 from kinetics2stream.data import (
     KineticsFrames,
     StackTransform,
+    build_transform,
+    color_jitter,
     frame_samples,
+    random_square,
     resize_shorter,
     stack_frame_numbers,
 )
@@ -93,6 +96,50 @@ def test_transform_crop_and_flip_shared_by_stack():
         assert torch.allclose(x[6:9] - x[3:6], torch.full((3, 20, 20), 10.0))
     ev = StackTransform(size=20, scale_size=30, mean=(0, 0, 0), std=(1 / 255.0,) * 3)(frames)
     assert ev[0, 0, :].tolist() == list(np.arange(10, 30, dtype=float))  # centre crop: columns 10..29
+
+
+
+def test_color_jitter_hand_case():
+    px = np.array([[[100.0, 50.0, 200.0]]], np.float32)  # one frame of one pixel
+    # brightness 1.2 -> (120, 60, 240), grey 0.299*120 + 0.587*60 + 0.114*240 = 98.46
+    # contrast 0.5 -> 0.5 x + 0.5 * 98.46 = (109.23, 79.23, 169.23), grey still 98.46
+    # saturation 0.5 -> 0.5 x + 0.5 * 98.46 = (103.845, 88.845, 133.845)
+    out = color_jitter(px, 1.2, 0.5, 0.5)
+    assert np.allclose(out[0, 0], [103.845, 88.845, 133.845], atol=1e-3)
+    assert np.allclose(color_jitter(px, 2.0, 1.0, 1.0)[0, 0], [200.0, 100.0, 255.0])  # clipped at 255
+    assert np.allclose(color_jitter(px, 1.0, 1.0, 1.0), px)
+
+
+def test_random_square_inside_and_area_range():
+    import random
+
+    random.seed(0)
+    for _ in range(200):
+        i, j, side = random_square(30, 50, 0.25)
+        assert 15 <= side <= 30 and 0 <= i <= 30 - side and 0 <= j <= 50 - side  # area 0.25..1 of 30x30
+
+
+def test_augmented_stack_shares_crop_flip_and_jitter():
+    import random
+
+    # every frame is the same column ramp: any per-frame draw would make the 3 channel groups differ
+    ramp = np.tile((np.arange(64, dtype=np.float32) * 4)[None, :, None], (48, 1, 3)).astype(np.uint8)
+    frames = np.stack([ramp] * 3)
+    t = build_transform("resnet18", 16, True, min_area=0.2, jitter=0.4)
+    plain = build_transform("resnet18", 16, True, min_area=0.2)
+    random.seed(5)
+    flips = set()
+    for _ in range(20):
+        x = t(frames)
+        assert x.shape == (9, 16, 16)
+        assert torch.equal(x[0:3], x[3:6]) and torch.equal(x[3:6], x[6:9])
+        row = plain(frames)[0, 0]  # no jitter: a crop of a ramp stays monotone, increasing unless flipped
+        d = row[1:] - row[:-1]
+        assert bool((d >= 0).all()) or bool((d <= 0).all())
+        flips.add(bool((d <= 0).all()))
+    assert flips == {True, False}
+    with pytest.raises(ValueError):
+        build_transform("resnet18", 16, True, min_area=1.5)
 
 
 def _imagenet_file(tmp_path, arch):

@@ -82,9 +82,13 @@ def test_train_test_eval_two_streams(tiny_kinetics, tmp_path):
     torch.save(build_model("resnet18", 1000, 1).state_dict(), imagenet)
     common = ["--root", root, "--save_root", save, *RUN_FLAGS]
     # the flow stream stacks 3 flow images (15 channels after first-conv replication from the file)
-    for input_type, extra in (("rgb", []), ("farneback", ["--seq_len", "3"])):
+    # RGB with the synthetic recipe's scale and colour jitter
+    for input_type, extra in (("rgb", ["--min_crop_area", "0.5", "--color_jitter", "0.2"]),
+                              ("farneback", ["--seq_len", "3"])):
         run("train.py", *common, "--input", input_type, *extra, "--max_iterations", "3", "--val_step", "2", "--logger", "none",
             "--step_values", "2", "--pretrained", imagenet)
+    bad = run("train.py", *common, "--input", "farneback", "--color_jitter", "0.2", check=False)
+    assert "error: --color_jitter is for RGB frames" in str(bad.returncode)  # SystemExit's message
     rgb = save / "kinetics" / "cache" / "kinetics-400-rgb-resnet18--P1-is32-sl01-g1-fs6-4-010000"
     flow = save / "kinetics" / "cache" / "kinetics-400-farneback-resnet18--P1-is32-sl03-g1-fs6-4-010000"
     for d in (rgb, flow):
