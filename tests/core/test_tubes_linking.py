@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.tubes import Candidates, OnlineLinker, greedy_assign, link_video
+from core.tubes import Candidates, OnlineLinker, filtering, greedy_assign, link_video
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -206,3 +206,35 @@ def test_equal_scores_keep_live_paths_before_dead_ones_then_death_order():
         frames.append(one_class_frame(boxes, [0.5] * len(boxes)))
     paths = link_video(frames, num_classes=1)
     assert [int(s) for s in paths.start] == [11, 1, 3]
+
+
+def _slow_microtube_dofilter(boxes, scores, thresh=0.001, top_k=50, nms=0.45, keep=10):
+    """Per-class loop: stable sort by score, top_k, greedy NMS on the mean of the two frames' IoUs."""
+
+    def iou(a, b):
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        inter = w * h
+        return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+    out = []
+    for c in range(scores.shape[1] - 1):
+        cand = sorted((i for i in range(len(boxes)) if scores[i, c] > thresh), key=lambda i: -scores[i, c])[:top_k]
+        kept = []
+        for i in cand:
+            if all((iou(boxes[i, :4], boxes[j, :4]) + iou(boxes[i, 4:], boxes[j, 4:])) / 2 <= nms for j in kept):
+                kept.append(i)
+        out += [(c, i) for i in kept[:keep]]
+    return out
+
+
+def test_microtube_dofilter_equals_a_per_class_loop_with_ties_beyond_top_k():
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        n, c = 120, 3
+        scores = np.round(rng.random((n, c + 1)), 1)  # many ties, also at the top_k-th score
+        boxes = rng.random((n, 8)) * 50
+        boxes[:, 2:4] += boxes[:, :2] + 5
+        boxes[:, 6:8] += boxes[:, 4:6] + 5
+        got = filtering.dofilter(boxes, scores, top_k=20)
+        assert list(zip(got.label.tolist(), got.index.tolist())) == _slow_microtube_dofilter(boxes, scores, top_k=20)

@@ -102,7 +102,12 @@ def dofilter(
                                  inclusive=False)
         index, label = det.box_index.numpy(), det.label.numpy()
     else:
-        index, label = np.nonzero(scores[:, :num_classes] > score_thresh)
+        s = scores[:, :num_classes]
+        valid = s > score_thresh
+        if s.shape[0] > top_k:  # only entries at or above each class's top_k-th score can be kept (ties too)
+            kth = np.partition(np.where(valid, s, -np.inf), s.shape[0] - top_k, axis=0)[s.shape[0] - top_k]
+            valid &= s >= kth[None, :]
+        index, label = np.nonzero(valid)
         score = scores[index, label]
         order = sort_group_then_score(label, score)
         index, label, score = index[order], label[order], score[order]
