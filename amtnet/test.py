@@ -41,7 +41,7 @@ from core.io import atomic_write_json, atomic_write_text, load_weights  # noqa: 
 from core.train import CheckpointManager, barrier, cleanup, init_distributed, strip_prefix  # noqa: E402
 
 MODEL_FIELDS = ("dataset", "seq_len", "fusion_type", "input_type_base", "input_type_extra", "input_frames_base",
-                "input_frames_extra", "width_mult")
+                "input_frames_extra", "width_mult", "batch_norm")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -88,7 +88,7 @@ def test_checkpoint(args: argparse.Namespace, ckpt_path: str, iteration: int, ga
     videos = load_videos(root, args.dataset, test_names, db, args.input_type_base)
     mine = [v for i, v in enumerate(videos) if i % info.world_size == info.rank and not video_done(out_dir, v.name)]
     model = AMTNet(len(classes) + 1, args.seq_len, args.fusion_type, args.input_frames_base, args.input_frames_extra,
-                   args.width_mult)
+                   args.width_mult, args.batch_norm)
     model.load_state_dict(strip_prefix(ckpt["model"]))
     model.to(info.device).eval()
     span = (args.seq_len - 1) * (gap + 1)

@@ -66,6 +66,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--ngpu", default=1, type=int, help=">1: DataParallel over that many GPUs (else use torchrun)")
     p.add_argument("--lr", "--learning-rate", default=0.0005, type=float)
     p.add_argument("--momentum", default=0.9, type=float)
+    p.add_argument("--optim", default="sgd", choices=["sgd", "adamw"],
+                   help="sgd (the paper) or adamw (betas 0.9/0.999, decoupled decay; for training from random weights)")
+    p.add_argument("--warmup", default=0, type=int, help="linear lr warm-up iterations (from lr / 3)")
     p.add_argument("--stepvalues", default="10000,30000", type=str, help="iterations where lr is multiplied by gamma")
     p.add_argument("--weight_decay", default=1e-4, type=float)
     p.add_argument("--gamma", default=0.1, type=float)
@@ -103,14 +106,17 @@ def train(args: argparse.Namespace) -> int:
     num_classes = len(dataset.classes) + 1
     log(f"data: {len(dataset)} training micro-tubes from {len(dataset.videos)} videos")
     model = AMTNet(num_classes, args.seq_len, args.fusion_type, args.input_frames_base, args.input_frames_extra,
-                   args.width_mult).to(info.device)
+                   args.width_mult, args.batch_norm).to(info.device)
     sources = init_model(model, args, log) if info.is_main else init_model(model, args, lambda *a: None)
     if args.weights:
         load_weights_into(model, args.weights)
-    optimizer = torch.optim.SGD(param_groups(model, args.lr, args.weight_decay), lr=args.lr, momentum=args.momentum,
-                                weight_decay=args.weight_decay)
+    groups = param_groups(model, args.lr, args.weight_decay)
+    if args.optim == "adamw":
+        optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     milestones = [int(s) for s in args.stepvalues.split(",") if s.strip()]
-    scheduler = WarmupMultiStepLR(optimizer, milestones, gamma=args.gamma, warmup_iters=0)
+    scheduler = WarmupMultiStepLR(optimizer, milestones, gamma=args.gamma, warmup_iters=args.warmup)
     manager = CheckpointManager(out / "checkpoints", keep_last=3, prefix="AMTNet")
     state = resume(args.resume, model, optimizer, scheduler, directory=manager.directory)
     start = state.iteration if state else 0

@@ -41,6 +41,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input_frames_extra", default=5, type=int)
     p.add_argument("--width_mult", default=1.0, type=float,
                    help="channel width multiplier of the backbone and extras (1.0 = the paper; small for CPU runs)")
+    p.add_argument("--batch_norm", default=False, type=str2bool,
+                   help="BatchNorm after each VGG conv (ssd.pytorch's vgg(batch_norm=True)); not the paper's "
+                        "network: for training from random weights")
     p.add_argument("--data_root", default=None,
                    help=f"folder holding <dataset>/ (default {DEFAULT_DATA}, a synthetic UCF24 set written on first use)")
     p.add_argument("--save_root", default=DEFAULT_SAVE, help="runs go to <save_root>/<dataset>/cache/<exp>/")
@@ -83,6 +86,8 @@ def exp_name(args: argparse.Namespace) -> str:
             f"-bs{args.batch_size:02d}-lr{int(args.lr * 100000):05d}")
     if args.width_mult != 1.0:
         name += f"-w{args.width_mult:g}"
+    if getattr(args, "batch_norm", False):
+        name += "-bn"
     return name
 
 

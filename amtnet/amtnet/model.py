@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.backbones.vgg import CONV4_3_END, L2Norm, scaled, vgg16_reducedfc, vgg_out_channels
+from core.backbones.vgg import L2Norm, conv4_3_end, scaled, vgg16_reducedfc, vgg_out_channels
 
 from .priors import anchors_per_cell
 
@@ -46,9 +46,10 @@ class SSDCore(nn.Module):
     """One stream: VGG + L2Norm + extras. Keys ``vgg.N.*``, ``L2Norm.weight``, ``extras.N.*`` as in
     ssd.pytorch / realtime-action-detection, so their checkpoints load by name."""
 
-    def __init__(self, in_channels: int = 3, width: float = 1.0):
+    def __init__(self, in_channels: int = 3, width: float = 1.0, batch_norm: bool = False):
         super().__init__()
-        self.vgg = vgg16_reducedfc(in_channels, width)
+        self.vgg = vgg16_reducedfc(in_channels, width, batch_norm)
+        self.split = conv4_3_end(self.vgg)
         c43, c = vgg_out_channels(width)
         self.L2Norm = L2Norm(c43, 20.0)
         extras = []
@@ -67,6 +68,8 @@ class SSDCore(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.reset_parameters()
         for m in self.extras:
             nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
@@ -74,10 +77,10 @@ class SSDCore(nn.Module):
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """x [N, in_channels, 300, 300] -> six maps [N, C_k, H_k, W_k], divided by 9."""
-        for m in self.vgg[:CONV4_3_END]:
+        for m in self.vgg[:self.split]:
             x = m(x)
         sources = [self.L2Norm(x)]
-        for m in self.vgg[CONV4_3_END:]:
+        for m in self.vgg[self.split:]:
             x = m(x)
         sources.append(x)
         for k, m in enumerate(self.extras):
@@ -112,6 +115,7 @@ class AMTNet(nn.Module):
         input_frames_base: int = 1,
         input_frames_extra: int = 5,
         width: float = 1.0,
+        batch_norm: bool = False,
     ):
         super().__init__()
         fusion_type = fusion_type.lower()
@@ -124,9 +128,10 @@ class AMTNet(nn.Module):
         self.fusion_type = fusion_type
         self.fusion = fusion_type != "none"
         self.width = width
-        self.core_base = SSDCore(3 * input_frames_base, width)
+        self.batch_norm = batch_norm
+        self.core_base = SSDCore(3 * input_frames_base, width, batch_norm)
         if self.fusion:
-            self.core_extra = SSDCore(3 * input_frames_extra, width)
+            self.core_extra = SSDCore(3 * input_frames_extra, width, batch_norm)
         self.anchors = anchors_per_cell()
         mult = 2 if fusion_type == "cat" else 1
         self.in_features = [c * seq_len * KD * KD * mult for c in source_channels(width)]

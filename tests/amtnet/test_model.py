@@ -159,3 +159,19 @@ def test_backbone_params_get_lower_lr_groups():
     assert groups["loc.0.weight"]["lr"] == pytest.approx(0.001)
     assert groups["conf.3.bias"]["lr"] == pytest.approx(0.002)
     assert groups["conf.3.weight"]["weight_decay"] == 1e-4
+
+
+def test_batch_norm_variant_layout_and_count():
+    from core.backbones.vgg import conv4_3_end, vgg16_reducedfc
+
+    plain, bn = vgg16_reducedfc(), vgg16_reducedfc(batch_norm=True)
+    # ssd.pytorch indices: conv4_3 + ReLU end at 23; ten BatchNorms come before it with batch_norm
+    assert conv4_3_end(plain) == 23 and conv4_3_end(bn) == 33
+    assert len(plain) == 35 and len(bn) == 48
+    # a BatchNorm (weight + bias) per VGG conv, not after conv6 / conv7: 2 * (2*64 + 2*128 + 3*256 + 6*512)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(bn) - count(plain) == 8448
+    model = AMTNet(25, width=1 / 32, batch_norm=True).eval()
+    maps = model.features(torch.zeros(1, 3, 300, 300))
+    assert [tuple(m.shape[-2:]) for m in maps] == [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
+    assert maps[0].shape[1] == 16  # conv4_3 (512 / 32), through L2Norm

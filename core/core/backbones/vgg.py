@@ -11,7 +11,13 @@ load by name::
     33, 34  conv7 = 1x1 (1024 -> 1024) + ReLU
 
 ``CONV4_3_END = 23``: ``layers[:23]`` ends at conv4_3 + ReLU (the first SSD source map, which goes
-through :class:`L2Norm`), ``layers[23:]`` at conv7 + ReLU (the second).
+through :class:`L2Norm`), ``layers[23:]`` at conv7 + ReLU (the second); :func:`conv4_3_end` gives the
+index for any layer list.
+
+``batch_norm=True`` is ssd.pytorch's ``vgg(cfg, i, batch_norm=True)``: a ``BatchNorm2d`` between each of the
+13 VGG convs and its ReLU (not after conv6 / conv7), which shifts the module indices (conv4_3 + ReLU end at
+33). Not the published network: it is for training from random weights (as in ScratchDet), where the plain
+VGG trains far more slowly.
 
 A ``width`` multiplier scales every channel count (``round(c * width)``, at least 1) for small CPU runs;
 ``width=1.0`` is the published network. ``in_channels`` other than 3 takes stacked frames (optical
@@ -31,7 +37,7 @@ from core.io import load_weights
 
 __all__ = [
     "VGG16_CFG", "CONV4_3_END", "scaled", "vgg16_reducedfc", "vgg_out_channels", "L2Norm",
-    "replicate_first_conv", "load_vgg16_reducedfc", "conv_indices",
+    "replicate_first_conv", "load_vgg16_reducedfc", "conv_indices", "conv4_3_end",
 ]
 
 VGG16_CFG: Sequence[Union[int, str]] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "C", 512, 512, 512, "M",
@@ -44,8 +50,9 @@ def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def vgg16_reducedfc(in_channels: int = 3, width: float = 1.0) -> nn.ModuleList:
-    """The 35 modules of ssd.pytorch's VGG16 base (conv1_1 .. conv7 with ReLUs and pools)."""
+def vgg16_reducedfc(in_channels: int = 3, width: float = 1.0, batch_norm: bool = False) -> nn.ModuleList:
+    """The 35 modules of ssd.pytorch's VGG16 base (conv1_1 .. conv7 with ReLUs and pools); 48 with
+    ``batch_norm`` (a BatchNorm2d after each of the 13 VGG convs)."""
     layers: List[nn.Module] = []
     c = in_channels
     for v in VGG16_CFG:
@@ -55,7 +62,10 @@ def vgg16_reducedfc(in_channels: int = 3, width: float = 1.0) -> nn.ModuleList:
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=True))
         else:
             out = scaled(int(v), width)
-            layers += [nn.Conv2d(c, out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            layers.append(nn.Conv2d(c, out, kernel_size=3, padding=1))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(out))
+            layers.append(nn.ReLU(inplace=True))
             c = out
     fc = scaled(1024, width)
     layers += [
@@ -76,6 +86,15 @@ def vgg_out_channels(width: float = 1.0) -> tuple:
 def conv_indices(layers: nn.ModuleList) -> List[int]:
     """Indices of the Conv2d modules (0, 2, 5, ..., 31, 33 for the full list)."""
     return [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+
+
+def conv4_3_end(layers: nn.ModuleList) -> int:
+    """Index one past conv4_3's ReLU (the 10th conv): 23 for the plain list, 33 with batch norm."""
+    convs = conv_indices(layers)
+    i = convs[9] + 1
+    while not isinstance(layers[i], nn.ReLU):
+        i += 1
+    return i + 1
 
 
 class L2Norm(nn.Module):
@@ -136,7 +155,9 @@ def load_vgg16_reducedfc(
     for key, target in own.items():
         src = prefix + key
         if src not in state:
-            raise DataError(name, f"missing VGG tensor '{src}' (expected ssd.pytorch key names)")
+            bn = any(isinstance(m, nn.BatchNorm2d) for m in layers)
+            raise DataError(name, f"missing VGG tensor '{src}' (expected ssd.pytorch key names"
+                                  f"{' of a batch-norm VGG' if bn else ''})")
         v = state[src]
         if key == f"{first}.weight" and v.shape[1] != target.shape[1]:
             v = replicate_first_conv(v, target.shape[1])
