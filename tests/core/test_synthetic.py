@@ -154,3 +154,28 @@ def test_ava_video_interactions_and_keyframes():
             b = p["box"]
             assert len(xs) and xs.min() >= b[0] and xs.max() <= b[2] and ys.min() >= b[1] and ys.max() <= b[3]
     assert seen, "some person annotated"
+
+
+def test_class_palette_hand_values_and_distinct_places():
+    # class 0: sky hsv(0, .45, .95) -> (242, 133, 133); ground hsv(1/3, .6, .55) -> (56, 140, 56)
+    assert world.class_palette(0, 24) == ((242, 133, 133), (56, 140, 56))
+    # class 1 (odd member of pair 0): darker sky, ground hue 2/3 -> (166, 91, 91), (56, 56, 140)
+    assert world.class_palette(1, 24) == ((166, 91, 91), (56, 56, 140))
+    pal = np.array([np.concatenate(world.class_palette(c, 24)) for c in range(24)], float)
+    dist = np.abs(pal[:, None] - pal[None]).max(-1) + np.eye(24) * 1e9
+    assert dist.min() >= 20  # every pair of classes differs by >= 20 in some channel of sky or ground
+
+
+def test_palette_sets_the_gradient_and_reaches_the_scene():
+    from core.synthetic.render import background_texture
+
+    pal = ((200, 40, 40), (30, 160, 30))
+    a = background_texture(7, (120, 160), pal).astype(float)
+    b = background_texture(7, (120, 160)).astype(float)
+    # rows near the top are sky, near the bottom ground: their medians follow the palette within the jitter
+    # (+-20), the low-frequency noise (+-35) and the grain
+    assert np.all(np.abs(np.median(a[:3].reshape(-1, 3), 0) - pal[0]) < 60)
+    assert np.all(np.abs(np.median(a[-3:].reshape(-1, 3), 0) - pal[1]) < 60)
+    assert np.abs(a - b).mean() > 10
+    clip = scenes.build_clip(actions.UCF24[0], 0, 3, scenes.ClipSpec(num_frames=4, palette=pal))
+    assert clip.scene.background_palette == pal

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.formats import act, ava, kinetics, sth, ucf24
-from core.synthetic import actions, scenes
+from core.synthetic import actions, datasets, scenes
 from core.synthetic.datasets import PLAN, _norm, youtube_id
 from core.video import read_image, read_video
 
@@ -73,7 +73,7 @@ def test_ucf24_layout_annotations_and_boxes(made):
         assert read_image(root / "rgb-images" / video / "00001.jpg").shape == (240, 320, 3)
         # the simulation, rendered again with this video's seed, gives the actor-id masks
         clip = scenes.build_clip(actions.UCF24[ann["label"]], ann["label"], scenes.video_seed(0, i),
-                                 scenes.ClipSpec(num_frames=numf))
+                                 datasets.ucf24_clip_spec(ann["label"], numf))
         first = read_image(root / "rgb-images" / video / "00001.jpg").astype(float)
         assert np.abs(first - clip.rendered.frames[0]).mean() < 6  # the jpg is the rendered frame
         for k, tube in enumerate(ann["annotations"]):

@@ -61,6 +61,7 @@ from core.synthetic.scenes import (
     build_trimmed_clip,
     video_seed,
 )
+from core.synthetic.world import class_palette
 from core.video import encode_image, flow_to_image, video_flow, write_video
 from core.video.batch import publish_dir, staging_dir
 
@@ -73,7 +74,7 @@ FAST_FLOW = dict(levels=2, winsize=9, iterations=2)
 # Per format and size: which classes, videos per class, frames per video.
 PLAN: Dict[str, Dict[str, Dict[str, Any]]] = {
     "ucf24": {"tiny": dict(classes=[0, 6, 12, 18], test=1, train=1, frames=16),
-              "demo": dict(classes=list(range(24)), test=2, train=3, frames=36)},
+              "demo": dict(classes=list(range(24)), test=2, train=5, frames=36)},
     "jhmdb": {"tiny": dict(classes=[0, 15, 16], per_class=3, frames=16),
               "demo": dict(classes=list(range(21)), per_class=6, frames=30)},
     "ava": {"tiny": dict(train=1, val=1, keyframes=3),
@@ -137,9 +138,15 @@ def _tube_boxes(rendered: Rendered, k: int, sf: int, ef: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ UCF101-24
 
+def ucf24_clip_spec(label: int, frames: int) -> ClipSpec:
+    """UCF101's classes have their own places (pools, slopes, courts): each synthetic class gets its scene
+    colours (``class_palette``); the action itself is still defined by the motion."""
+    return ClipSpec(num_frames=frames, palette=class_palette(label, len(UCF24)))
+
+
 def _ucf_job(item: Tuple[str, int, int, int, str]) -> Dict[str, Any]:
     out, label, seed, frames, video = item
-    clip = build_clip(UCF24[label], label, seed, ClipSpec(num_frames=frames))
+    clip = build_clip(UCF24[label], label, seed, ucf24_clip_spec(label, frames))
     root = Path(out)
     r = clip.rendered
     _write_frames(root / "rgb-images" / video, r.frames)

@@ -18,7 +18,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from core.synthetic.world import HEAD, HEAD_R, SEGMENTS, Actor, Prop, Scene
+from core.synthetic.world import HEAD, HEAD_R, SEGMENTS, Actor, Palette, Prop, Scene
 
 PROP_ID = 1000
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
@@ -30,11 +30,17 @@ def _pt(x: float, y: float) -> Tuple[int, int]:
     return int(round(x * _ONE)), int(round(y * _ONE))
 
 
-def background_texture(seed: int, size: Tuple[int, int]) -> np.ndarray:
-    """A textured world backdrop [H, W, 3] uint8: sky/ground gradient, blobs, block shapes, grain."""
+def background_texture(seed: int, size: Tuple[int, int], palette: Optional[Palette] = None) -> np.ndarray:
+    """A textured world backdrop [H, W, 3] uint8: sky/ground gradient, blobs, block shapes, grain.
+
+    ``palette`` (sky RGB, ground RGB) fixes the gradient's two colours up to +-20 per channel (a place:
+    a class's scene); without it they are random."""
     rng = np.random.default_rng(seed)
     H, W = size
     top, bottom = rng.integers(60, 220, size=3), rng.integers(30, 180, size=3)
+    if palette is not None:  # same draws as without a palette, so the rest of the texture is unchanged
+        top = np.clip(np.asarray(palette[0]) + (top - 140) // 4, 0, 255)
+        bottom = np.clip(np.asarray(palette[1]) + (bottom - 105) // 4, 0, 255)
     horizon = int(H * rng.uniform(0.3, 0.55))
     ramp = np.clip((np.arange(H) - horizon) / 8.0, 0, 1)[:, None]
     img = (top[None, :] * (1 - ramp) + bottom[None, :] * ramp)[:, None, :] * np.ones((1, W, 1))
@@ -139,7 +145,7 @@ class Rendered:
 def render_scene(scene: Scene, texture: Optional[np.ndarray] = None) -> Rendered:
     """Render every frame of ``scene`` with its id mask and amodal boxes."""
     if texture is None:
-        texture = background_texture(scene.background_seed, scene.background_size)
+        texture = background_texture(scene.background_seed, scene.background_size, scene.background_palette)
     T, H, W = scene.num_frames, scene.height, scene.width
     A, P = len(scene.actors), len(scene.props)
     frames = np.empty((T, H, W, 3), np.uint8)

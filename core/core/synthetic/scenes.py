@@ -20,6 +20,7 @@ from core.synthetic.world import (
     Actor,
     Camera,
     Motion,
+    Palette,
     Prop,
     Scene,
     attach_prop,
@@ -51,6 +52,7 @@ class ClipSpec:
     jitter: float = 1.5
     margin: int = 32
     size: Tuple[float, float] = (0.38, 0.55)  # figure height as a fraction of the image height
+    palette: Optional[Palette] = None  # sky / ground colours of the class's place (world.class_palette)
 
 
 @dataclass
@@ -156,7 +158,8 @@ def build_clip(cls: ActionClass, label: int, seed: int, spec: ClipSpec) -> Clip:
             props.append(attach_prop(m.prop, actor, m, t, t0, t1, ground, rng, owner=k))
     camera, extra, occluders = _nuisance(rng, spec, t, h)
     scene = Scene(W, H, spec.fps, actors, props + extra, occluders, camera,
-                  background_seed=int(rng.integers(2**31)), background_size=(H + 2 * mg, W + 2 * mg))
+                  background_seed=int(rng.integers(2**31)), background_size=(H + 2 * mg, W + 2 * mg),
+                  background_palette=spec.palette)
     rendered = render_scene(scene)
     if cls.reverse:
         rendered = _reverse(rendered)

@@ -16,6 +16,7 @@ Skeleton joints (index order of ``Actor.joints``)::
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
@@ -273,6 +274,19 @@ class Prop:
     owner: int = -1  # index of the actor using it, -1 for a distractor
 
 
+Palette = Tuple[Tuple[int, int, int], Tuple[int, int, int]]
+
+
+def class_palette(label: int, num_classes: int) -> Palette:
+    """The place of class ``label``: a sky and a ground colour (RGB). Hues are spread evenly over pairs of
+    classes; the two classes of a pair differ in the sky's brightness and the ground's hue."""
+    pairs = max((num_classes + 1) // 2, 1)
+    hue, odd = (label // 2) / pairs, label % 2
+    sky = colorsys.hsv_to_rgb(hue, 0.45, 0.65 if odd else 0.95)
+    ground = colorsys.hsv_to_rgb((hue + (2 / 3 if odd else 1 / 3)) % 1.0, 0.6, 0.55)
+    return (tuple(int(round(255 * c)) for c in sky), tuple(int(round(255 * c)) for c in ground))  # type: ignore
+
+
 @dataclass
 class Scene:
     """A rendered-to-be scene. camera: [T, 2] int world offset of the image's top-left pixel."""
@@ -287,6 +301,7 @@ class Scene:
     background_seed: int
     background_size: Tuple[int, int]  # (h, w) of the world texture
     cuts: List[int] = field(default_factory=list)  # frame indices where a shot starts (AVA)
+    background_palette: Optional[Palette] = None  # (sky RGB, ground RGB) of a class's place, else random
 
     @property
     def num_frames(self) -> int:
