@@ -10,9 +10,11 @@ mp4 clips in crawler naming + csv files) is written under ``<work_dir>/data/vide
 Each stream is trained with ``train.py``, scored with ``test.py`` (every 2nd val frame, video scores
 = mean of each class's top-k frame logits) and the streams are fused with ``eval.py`` (weighted sum
 of video class probabilities). The synthetic recipe trains ResNet-18 from scratch (no ImageNet file
-can be assumed) at a small input size with BatchNorm training, so it runs on a CPU; the real-data
-recipe is the original README's (ResNet-101, 112, frozen BN, LR 0.0005, ImageNet weights via
-``--pretrained``). Extra flags (after ``--``) go to both train.py runs, and override the recipe's.
+can be assumed) at small input sizes with BatchNorm training, so it runs on a CPU, the RGB stream
+with scale and colour jitter; the real-data recipe is the original README's (ResNet-101, 112,
+frozen BN, LR 0.0005, ImageNet weights via ``--pretrained``). The fusion's RGB weight is fixed a
+priori (:data:`FUSION_WEIGHT`); ``--fusion_weight W`` sets it. Other extra flags (after ``--``) go
+to both train.py runs, and override the recipe's.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -32,14 +34,22 @@ PKG_DIR = Path(__file__).resolve().parents[1]  # kinetics2stream/ (train.py, tes
 REPO = PKG_DIR.parent
 STREAMS = (("RGB", "rgb"), ("Flow", "farneback"))
 
-# Synthetic recipe (CPU): frames are 320x240, clips 2 s (32 frames at 16 fps).
+# Synthetic recipe (CPU): frames are 320x240, clips 2 s (32 frames at 16 fps). The stick figures are
+# 2-3 px wide, so the RGB stream needs a larger input than flow (whose blobs survive downscaling),
+# and, from scratch on a few hundred clips, scale and colour jitter and more weight decay against
+# overfitting. ``streams``: per-stream train flags on top of the common ones.
 SYNTHETIC = dict(arch="resnet18", isize=48, batch=16, lr=0.02, frame_step=2, freeze_bn=0,
+                 streams=dict(rgb=["--isize", "64", "--min_crop_area", "0.3", "--color_jitter", "0.3", "--wd", "5e-4"],
+                              farneback=[]),
                  full=dict(iters=1000, steps="800,950", val_step=500),
                  quick=dict(iters=200, steps="150,190", val_step=200))
 # Real data: the HEAD README's ResNet-101 Mini-200 run (60K iterations, x0.1 at 25K, 40K, 55K).
-REAL = dict(arch="resnet101", isize=112, batch=64, lr=0.0005, frame_step=6, freeze_bn=1,
+REAL = dict(arch="resnet101", isize=112, batch=64, lr=0.0005, frame_step=6, freeze_bn=1, streams=dict(rgb=[], farneback=[]),
             full=dict(iters=60000, steps="25000,40000,55000", val_step=10000),
             quick=dict(iters=2000, steps="1500", val_step=1000))
+# RGB weight of the fusion (flow gets 1 - w), fixed a priori, never tuned on the reported val set:
+# TSN's (Wang et al., 2016) RGB:flow = 1:1.5, i.e. 0.4. ``--fusion_weight W`` overrides it.
+FUSION_WEIGHT = 0.4
 
 
 def _run(cmd: Sequence[str], cwd: Path) -> None:
@@ -103,10 +113,9 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[st
     sched = recipe["quick" if quick else "full"]
     root = synthetic_data(work) if synthetic else Path(data_root).resolve()
     datasubset = "400" if synthetic else "200"
-    extra = list(extra)
-    for flag in ("--datasubset",):
-        if flag in extra:
-            datasubset = extra[extra.index(flag) + 1]
+    extra, weight = pop_flag(list(extra), "--fusion_weight", FUSION_WEIGHT)
+    if "--datasubset" in extra:
+        datasubset = extra[extra.index("--datasubset") + 1]
     save_root = work / ("runs-quick" if quick else "runs")
     classtopk = 30
     common = ["--root", root, "--save_root", save_root, "--datasubset", datasubset, "--arch", recipe["arch"],
@@ -114,17 +123,22 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[st
               "--frame_step", recipe["frame_step"]]
     rows: Dict[str, Dict[str, float]] = {}
     pkls: Dict[str, Path] = {}
+    stream_flags: List[List[str]] = []
     preds: Dict[str, Path] = {}
     for name, input_type in STREAMS:
-        train_flags = _with_defaults(
+        defaults = _with_defaults(
             [str(c) for c in common] + ["--input", input_type, "--max_iterations", str(sched["iters"]),
                                         "--step_values", sched["steps"], "--val_step", str(sched["val_step"]),
                                         "--freeze_bn", str(recipe["freeze_bn"]), "--num_workers", "1",
-                                        "--logger", "none", "--resume", "auto", "--print-freq", "25"], extra)
+                                        "--logger", "none", "--resume", "auto", "--print-freq", "25"],
+            recipe["streams"][input_type])
+        train_flags = _with_defaults(defaults, extra)
         _run([sys.executable, "train.py", *train_flags], PKG_DIR)
         drop = {"--max_iterations", "--step_values", "--val_step", "--freeze_bn", "--logger", "--resume", "--print-freq",
-                "--seed", "--weights", "--visdom", "--momentum", "--wd", "--weight-decay", "--gamma"}
+                "--seed", "--weights", "--visdom", "--momentum", "--wd", "--weight-decay", "--gamma", "--min_crop_area",
+                "--color_jitter"}
         test_flags = _strip(train_flags, drop)
+        stream_flags.append(test_flags)
         tag = f"{sched['iters']:06d}"
         _run([sys.executable, "test.py", *test_flags, "--test-iterations", str(sched["iters"])], PKG_DIR)
         run = _run_dir(test_flags)
@@ -136,7 +150,7 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[st
         preds[name] = run / f"output_val_{tag}-clstk-{classtopk:03d}.json"
     gt = root / "kinetics" / "hfiles" / f"Annots_{datasubset}.json"
     fused_dir = save_root / "fused"
-    _run([sys.executable, "eval.py", "--gt", gt, "--rgb", pkls["RGB"], "--flow", pkls["Flow"], "--fusion_weight", "0.5",
+    _run([sys.executable, "eval.py", "--gt", gt, "--rgb", pkls["RGB"], "--flow", pkls["Flow"], "--fusion_weight", weight,
           "--classtopk", classtopk, "--out_dir", fused_dir], PKG_DIR)
     fres = json.loads((fused_dir / "results_val_fused.json").read_text())
     fv = fres["video"]
@@ -144,9 +158,10 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[st
                         "v-top5": 100 * fv["hit@5"], "mean-error": 100 * fv["mean_error"]}
     preds["RGB+FLOW"] = fused_dir / f"output_val_fused-clstk-{classtopk:03d}.json"
     table = format_table(rows)
-    text = (f"Kinetics two-stream ({'synthetic demo' if synthetic else root}; {recipe['arch']} at {recipe['isize']}, "
+    sizes = ", ".join(f"{n} at {_flag_value(f, '--isize')}" for (n, _), f in zip(STREAMS, stream_flags))
+    text = (f"Kinetics two-stream ({'synthetic demo' if synthetic else root}; {recipe['arch']}, {sizes}, "
             f"{sched['iters']} iterations per stream; video scores: top-{classtopk} frame aggregation; "
-            f"fusion weight 0.5)\n\n{table}\n")
+            f"fusion: {weight:g} x RGB + {1 - weight:g} x Flow)\n\n{table}\n")
     annots = read_annotation_json(gt)
     per_class = {name: per_class_top1(annots, p) for name, p in preds.items()}
     text += "\nPer-class video top-1 (%)" + (" (* = motion-defined class)" if synthetic else "") + "\n\n"
@@ -160,6 +175,34 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[st
         text += ("| motion-defined mean | " + " | ".join(f"{means[n]:.1f}" for n in preds) + " |\n")
     atomic_write_text(work / "table.md", text)
     return text
+
+
+def pop_flag(flags: List[str], name: str, default: float) -> Tuple[List[str], float]:
+    """(``flags`` without ``name`` and its value, the value as a float or ``default``); ``name=v`` too."""
+    out: List[str] = []
+    value = default
+    i = 0
+    while i < len(flags):
+        if flags[i] == name and i + 1 < len(flags):
+            value, i = float(flags[i + 1]), i + 2
+            continue
+        if flags[i].startswith(name + "="):
+            value = float(flags[i].split("=", 1)[1])
+        else:
+            out.append(flags[i])
+        i += 1
+    return out, value
+
+
+def _flag_value(flags: Sequence[str], name: str) -> str:
+    """The last value given to ``name`` in a flag list (``name v`` or ``name=v``)."""
+    value = ""
+    for i, a in enumerate(flags):
+        if a == name and i + 1 < len(flags):
+            value = flags[i + 1]
+        elif a.startswith(name + "="):
+            value = a.split("=", 1)[1]
+    return value
 
 
 def _strip(flags: List[str], drop: set) -> List[str]:

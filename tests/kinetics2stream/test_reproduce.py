@@ -2,7 +2,14 @@
 
 import json
 
-from kinetics2stream.reproduce import _strip, _with_defaults, format_table, per_class_top1
+from kinetics2stream.reproduce import (
+    _flag_value,
+    _strip,
+    _with_defaults,
+    format_table,
+    per_class_top1,
+    pop_flag,
+)
 
 
 def test_extra_flags_override_recipe_defaults():
@@ -10,6 +17,17 @@ def test_extra_flags_override_recipe_defaults():
     assert out == ["--lr", "0.02", "-b", "16", "--isize=112", "--seed", "3"]
     assert _strip(["--root", "R", "--freeze_bn", "0", "--logger=none", "--lr", "0.1"], {"--freeze_bn", "--logger"}) == [
         "--root", "R", "--lr", "0.1"]
+
+    # per-stream flags on top of the common ones, then the user's on top of both
+    stream = _with_defaults(["--isize", "48", "--lr", "0.02"], ["--isize", "64", "--wd", "5e-4"])
+    assert _with_defaults(stream, ["--wd=1e-3"]) == ["--lr", "0.02", "--isize", "64", "--wd=1e-3"]
+    assert _flag_value(["--isize", "48", "--isize=64"], "--isize") == "64"
+
+
+def test_fusion_weight_flag_is_taken_out_of_the_train_flags():
+    assert pop_flag(["--seed", "3", "--fusion_weight", "0.25"], "--fusion_weight", 0.4) == (["--seed", "3"], 0.25)
+    assert pop_flag(["--fusion_weight=0.7", "--seed", "3"], "--fusion_weight", 0.4) == (["--seed", "3"], 0.7)
+    assert pop_flag(["--seed", "3"], "--fusion_weight", 0.4) == (["--seed", "3"], 0.4)
 
 
 def test_table_columns_and_per_class(tmp_path):
