@@ -179,3 +179,16 @@ def test_palette_sets_the_gradient_and_reaches_the_scene():
     assert np.abs(a - b).mean() > 10
     clip = scenes.build_clip(actions.UCF24[0], 0, 3, scenes.ClipSpec(num_frames=4, palette=pal))
     assert clip.scene.background_palette == pal
+
+
+def test_kinetics_pairs_share_their_place_and_places_differ():
+    from core.synthetic.datasets import place_palette
+
+    k = {c.name: c for c in actions.KINETICS}
+    pal = {name: place_palette(c, actions.KINETICS) for name, c in k.items()}
+    for a, b in [("jogging", "marching"), ("cartwheeling", "somersaulting"), ("climbing a rope", "abseiling"),
+                 ("high jump", "bouncing on trampoline")]:
+        assert k[a].motion_defined and k[b].motion_defined and pal[a] == pal[b]  # one frame cannot tell them apart
+    assert len(set(pal.values())) == 8  # 4 pairs + 4 appearance classes
+    assert pal["abseiling"] == world.class_palette(0, 8)  # places numbered in order of first appearance
+    assert place_palette(actions.STH[0], actions.STH) is None  # no place: random scenes

@@ -20,6 +20,7 @@ class ActionClass:
     motion_defined: bool = False
     direction: int = 0  # travel direction, +1 right / -1 left; 0 = random per video
     reverse: bool = False  # rendered backwards in time (the time reversal of ``motion``)
+    place: str = ""  # where the action happens (scene colours, world.class_palette); "" = a random scene
 
 
 M = Motion
@@ -86,24 +87,29 @@ JHMDB: List[ActionClass] = [
     ActionClass("wave", M(arms="wave", arm_amp=0.7, arm_freq=1.8)),
 ]
 
-# Kinetics-style clips: real Kinetics-400 class names. Pairs share their single-frame look:
+# Kinetics-style clips: real Kinetics-400 class names. Pairs share their single-frame look and their place:
 # jogging/marching (stride speed), cartwheeling/somersaulting (rotation sense vs travel),
 # climbing a rope/abseiling (up vs down), high jump/bouncing on trampoline (jump rate and height).
+# Places give the scene colours, as real Kinetics scenes go with their classes (courts, pitches, roads).
 KINETICS: List[ActionClass] = [
     ActionClass("abseiling", M(vy=0.45, legs="climb", arms="climb", leg_freq=1.0, arm_freq=1.0, prop="rope:rope"),
-                True),
-    ActionClass("bouncing on trampoline", M(legs="tuck", arms="up", hop="periodic", hop_amp=0.5, hop_freq=1.6), True),
-    ActionClass("cartwheeling", M(vx=0.7, arms="up", legs="wide", spin=0.6), True),
+                True, place="rope wall"),
+    ActionClass("bouncing on trampoline", M(legs="tuck", arms="up", hop="periodic", hop_amp=0.5, hop_freq=1.6), True,
+                place="sports hall"),
+    ActionClass("cartwheeling", M(vx=0.7, arms="up", legs="wide", spin=0.6), True, place="lawn"),
     ActionClass("climbing a rope", M(vy=-0.45, legs="climb", arms="climb", leg_freq=1.0, arm_freq=1.0,
-                                     prop="rope:rope"), True),
-    ActionClass("dribbling basketball", M(arms="dribble", arm_freq=2.0, legs="wide", prop="ball:bounce")),
-    ActionClass("high jump", M(legs="tuck", arms="up", hop="periodic", hop_amp=0.5, hop_freq=0.6), True),
-    ActionClass("jogging", M(vx=1.6, **{**RUN, "leg_freq": 2.6}), True),
-    ActionClass("juggling soccer ball", M(legs="kick", leg_amp=0.6, leg_freq=1.6, arms="side", prop="ball:foot")),
-    ActionClass("marching", M(vx=0.4, **{**RUN, "leg_freq": 0.9}), True),
-    ActionClass("skateboarding", M(vx=1.1, legs="glide", arms="side", prop="board:under")),
-    ActionClass("somersaulting", M(vx=0.7, arms="up", legs="wide", spin=-0.6), True),
-    ActionClass("walking the dog", M(vx=0.5, **WALK, prop="dog:follow")),
+                                     prop="rope:rope"), True, place="rope wall"),
+    ActionClass("dribbling basketball", M(arms="dribble", arm_freq=2.0, legs="wide", prop="ball:bounce"),
+                place="court"),
+    ActionClass("high jump", M(legs="tuck", arms="up", hop="periodic", hop_amp=0.5, hop_freq=0.6), True,
+                place="sports hall"),
+    ActionClass("jogging", M(vx=1.6, **{**RUN, "leg_freq": 2.6}), True, place="road"),
+    ActionClass("juggling soccer ball", M(legs="kick", leg_amp=0.6, leg_freq=1.6, arms="side", prop="ball:foot"),
+                place="pitch"),
+    ActionClass("marching", M(vx=0.4, **{**RUN, "leg_freq": 0.9}), True, place="road"),
+    ActionClass("skateboarding", M(vx=1.1, legs="glide", arms="side", prop="board:under"), place="skate park"),
+    ActionClass("somersaulting", M(vx=0.7, arms="up", legs="wide", spin=-0.6), True, place="lawn"),
+    ActionClass("walking the dog", M(vx=0.5, **WALK, prop="dog:follow"), place="park"),
 ]
 
 # Something-Something templates (sorted, so file order equals the sorted order TSM's scripts use).

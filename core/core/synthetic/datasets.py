@@ -328,6 +328,14 @@ def _clip_job(item: Tuple[str, str, int, int, int, str, Dict[str, Any]]) -> int:
     return clip.num_frames
 
 
+def place_palette(cls: ActionClass, table: List[ActionClass]):
+    """Scene colours of ``cls``'s place (places numbered in order of first appearance in ``table``), or None."""
+    if not cls.place:
+        return None
+    places = list(dict.fromkeys(c.place for c in table if c.place))
+    return class_palette(places.index(cls.place), len(places))
+
+
 def write_kinetics(out: Path, size: str, seed: int, workers: int) -> Dict[str, Any]:
     plan = PLAN["kinetics"][size]
     rng = np.random.default_rng(video_seed(seed, 0, 3))
@@ -342,7 +350,7 @@ def write_kinetics(out: Path, size: str, seed: int, workers: int) -> Dict[str, A
                 label = KINETICS[c].name
                 rel = f"{split}/{kinetics.crawler_path(label, yid, start, end)}"
                 items.append((str(out), "kinetics", c, video_seed(seed, len(items)), int(plan["seconds"] * fps), rel,
-                              {"fps": fps}))
+                              {"fps": fps, "palette": place_palette(KINETICS[c], KINETICS)}))
                 rows.append({"label": label, "youtube_id": yid, "time_start": start, "time_end": end, "split": split})
     _run(_clip_job, items, workers, "kinetics")
     df = pd.DataFrame(rows)
