@@ -134,3 +134,26 @@ def test_tiny_batch_loss_falls(tiny):
 def test_tiny_batch_overfits(tiny):
     losses = overfit(tiny, 150)
     assert min(losses[-5:]) < losses[0] / 10, losses[::10]
+
+
+def test_reproduce_quick_table_on_tiny(tiny, tmp_path, monkeypatch):
+    """tools/reproduce.py amtnet --quick end to end (2 iterations per run): three trainings, three tests,
+    three late fusions, one table with the six rows; the recipe's batch-norm / AdamW flags reach train.py
+    and the run names test.py looks up."""
+    from amtnet import reproduce
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    table = reproduce.run(str(tiny), True, str(tmp_path / "work"),
+                          ["--max_iter", "2", "--stepvalues", "1", "--warmup", "1", "--width_mult", "0.03125"])
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| Method")]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "RGB", "Flow (brox)", "SUM fusion (RGB + brox)", "RGB + flow, late mean fusion",
+        "RGB + flow, late union fusion", "RGB + flow, late boost fusion"]
+    assert all(len(r.strip("|").split("|")) == 7 for r in rows)
+    runs = tmp_path / "work" / "runs" / "ucf24" / "cache"
+    assert sorted(p.name for p in runs.iterdir()) == sorted(
+        f"AMTNet-ucf24-s1-{s}-sl02sg00-bs08-lr00300-w0.03125-bn" for s in ("rgb", "brox", "sum-rgb-brox"))
+    ck = load_weights(runs / "AMTNet-ucf24-s1-rgb-sl02sg00-bs08-lr00300-w0.03125-bn" / "checkpoints"
+                      / "AMTNet_00000002.pth")
+    assert ck["args"]["optim"] == "adamw" and ck["args"]["batch_norm"] is True
+    assert (tmp_path / "work" / "table.md").read_text() == table
