@@ -26,7 +26,7 @@ from .priors import prior_boxes
 def train_throughput(args) -> dict:
     ds = MicroTubeDataset(args.data_root, "ucf24", 1, "train")
     loader = make_train_loader(ds, args.batch_size, num_workers=args.num_workers, collate_fn=MatchCollate(prior_boxes()))
-    model = AMTNet(25, width=args.width_mult)
+    model = AMTNet(25, width=args.width_mult, batch_norm=args.batch_norm)
     opt = torch.optim.SGD(param_groups(model, 5e-4, 1e-4), lr=5e-4, momentum=0.9)
     wait = step = 0.0
     it = iter(loader)
@@ -53,7 +53,7 @@ def test_throughput(args) -> dict:
     db, _, test = split_videos(root, 1)
     (video,) = load_videos(root, "ucf24", test[:1], db)
     video.numf = min(video.numf, args.frames)
-    model = AMTNet(25, width=args.width_mult).eval()
+    model = AMTNet(25, width=args.width_mult, batch_norm=args.batch_norm).eval()
     frames = VideoFrames(root, [video])
     loader = torch.utils.data.DataLoader(frames, 8, num_workers=args.num_workers)
     runner = VideoRunner(model, 2, 0, torch.device("cpu"))
@@ -71,8 +71,10 @@ def main(argv=None) -> None:
     p.add_argument("--batch_size", type=int, default=4)
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--num_workers", type=int, default=2)
+    p.add_argument("--batch_norm", action="store_true", help="the batch-norm VGG of the demo recipe")
     args = p.parse_args(argv)
-    out = {"width_mult": args.width_mult, "threads": torch.get_num_threads(), **train_throughput(args),
+    out = {"width_mult": args.width_mult, "batch_norm": args.batch_norm, "threads": torch.get_num_threads(),
+           **train_throughput(args),
            **test_throughput(args)}
     print(json.dumps(out))
 
