@@ -35,8 +35,8 @@ FULL = dict(batch_size=8, lr=0.0005, max_iter=70000, stepvalues="50000", flow_ma
 # network with ssd.pytorch's batch-norm VGG, AdamW and a short warm-up, trained from random weights without
 # augmentation. Most of the budget goes to the RGB stream (the row the acceptance reads); flow gets half of
 # it and the SUM fusion, which starts from the two single-stream runs, a short fine-tune.
-QUICK = dict(batch_size=8, lr=0.003, max_iter=600, stepvalues="500", flow_max_iter=250, flow_stepvalues="200",
-             val_step=0, width_mult=0.0625, batch_norm=True, fusion_max_iter=50, fusion_stepvalues="40",
+QUICK = dict(batch_size=8, lr=0.003, max_iter=450, stepvalues="380", flow_max_iter=150, flow_stepvalues="120",
+             val_step=0, width_mult=0.0625, batch_norm=True, fusion_max_iter=20, fusion_stepvalues="16",
              extra=["--no_augment", "--optim", "adamw", "--warmup", "100"])
 
 

@@ -16,6 +16,7 @@ first 10 survives in the subset), so the compact detection files lose nothing.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from core.boxes import iou_aligned
 from core.nms import classwise_nms_flat
@@ -105,7 +106,8 @@ def dofilter(
         s = scores[:, :num_classes]
         valid = s > score_thresh
         if s.shape[0] > top_k:  # only entries at or above each class's top_k-th score can be kept (ties too)
-            kth = np.partition(np.where(valid, s, -np.inf), s.shape[0] - top_k, axis=0)[s.shape[0] - top_k]
+            masked = torch.from_numpy(np.where(valid, s, -np.inf))
+            kth = masked.topk(top_k, dim=0).values[-1].numpy()  # the top_k-th score of each class
             valid &= s >= kth[None, :]
         index, label = np.nonzero(valid)
         score = scores[index, label]
