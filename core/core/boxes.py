@@ -19,6 +19,7 @@ float64 (numpy) or float32 (torch) before any arithmetic; float inputs keep thei
 
 from __future__ import annotations
 
+import math
 from typing import Sequence, Union
 
 import numpy as np
@@ -164,9 +165,15 @@ def ssd_encode(matched: torch.Tensor, priors: torch.Tensor, variances: Sequence[
     return torch.cat([cxy, wh], dim=-1)
 
 
+_WH_CLIP = math.log(1000.0 / 16)
+
+
 def ssd_decode(loc: torch.Tensor, priors: torch.Tensor, variances: Sequence[float] = (0.1, 0.2)) -> torch.Tensor:
-    """Inverse of :func:`ssd_encode`: offsets [..., 4] and cxcywh priors -> xyxy boxes [..., 4] (not clipped)."""
+    """Inverse of :func:`ssd_encode`: offsets [..., 4] and cxcywh priors -> xyxy boxes [..., 4] (not clipped).
+
+    The log-size offset is clamped at log(1000 / 16) (torchvision's ``bbox_xform_clip``) so that a diverging
+    or barely trained network gives large but finite boxes, never inf (whose interpolation would be NaN)."""
     v0, v1 = variances
     cxy = priors[..., :2] + loc[..., :2] * v0 * priors[..., 2:]
-    wh = priors[..., 2:] * torch.exp(loc[..., 2:] * v1)
+    wh = priors[..., 2:] * torch.exp((loc[..., 2:] * v1).clamp(max=_WH_CLIP))
     return cxcywh_to_xyxy(torch.cat([cxy, wh], dim=-1))

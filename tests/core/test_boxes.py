@@ -79,3 +79,18 @@ def test_ssd_encode_hand_value_and_inverse():
 def test_iou_rejects_mixed_types():
     with pytest.raises(TypeError):
         boxes.iou(np.zeros((1, 4)), torch.zeros(1, 4))
+
+
+def test_ssd_decode_clamps_huge_size_offsets_to_finite_boxes():
+    import math
+
+    from core.boxes import ssd_decode
+
+    prior = torch.tensor([[0.5, 0.5, 0.1, 0.2]])
+    box = ssd_decode(torch.tensor([[0.0, 0.0, 1e4, 1e4]]), prior)
+    # exp clamped at log(1000/16): w = 0.1 * 62.5 = 6.25, h = 0.2 * 62.5 = 12.5
+    assert torch.allclose(box, torch.tensor([[0.5 - 3.125, 0.5 - 6.25, 0.5 + 3.125, 0.5 + 6.25]]))
+    assert math.isfinite(float(box.sum()))
+    # ordinary offsets are untouched: exp(0.2 * 1) scales the prior
+    b = ssd_decode(torch.tensor([[0.0, 0.0, 1.0, 0.0]]), prior)
+    assert torch.allclose(b[0, 2] - b[0, 0], torch.tensor(0.1 * math.exp(0.2)))

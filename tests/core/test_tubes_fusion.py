@@ -164,3 +164,9 @@ def test_normalized_to_pixels_matches_matlab_reader():
     loc = np.array([[-0.1, 0.5, 1.2, 0.99]])
     # MATLAB: loc * (320, 240), clipped to [0, 319] x [0, 239], + 1; here without the + 1
     np.testing.assert_allclose(normalized_to_pixels(loc, 320, 240), [[0, 120, 319, 237.6]])
+
+
+def test_normalized_to_pixels_box_outside_the_image_is_empty_not_inverted():
+    # wholly right of / below the image: x1 = 1.05 * 320 = 336 -> 319, x2 = 1.3 * 320 -> 319 (same for y)
+    loc = np.array([[1.05, 1.1, 1.3, 1.2], [-0.5, -0.4, -0.1, -0.2]])
+    np.testing.assert_allclose(normalized_to_pixels(loc, 320, 240), [[319, 239, 319, 239], [0, 0, 0, 0]])

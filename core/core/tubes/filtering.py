@@ -151,12 +151,12 @@ def nms_candidates(cand: Candidates, nms_thresh: float = NMS_THRESH, keep_top_k:
 def normalized_to_pixels(loc: np.ndarray, width: int, height: int) -> np.ndarray:
     """SSD boxes [N, 4 * k] in [0, 1] -> pixels as the MATLAB readers build them, minus their +1.
 
-    ``x * width`` clipped below at 0 (x1, y1) and above at ``width - 1`` (x2, y2), the ACT convention.
+    ``x * width`` clipped below at 0 (x1, y1) and above at ``width - 1`` (x2, y2), the ACT convention; and,
+    unlike the MATLAB readers, every coordinate into [0, size - 1], so that a box lying wholly outside the
+    image becomes an empty box on its border instead of an inverted one (x1 > x2).
     """
     loc = np.asarray(loc, dtype=np.float64)
     out = loc * np.tile([width, height, width, height], loc.shape[1] // 4)
-    out[:, 0::4] = np.maximum(out[:, 0::4], 0)
-    out[:, 1::4] = np.maximum(out[:, 1::4], 0)
-    out[:, 2::4] = np.minimum(out[:, 2::4], width - 1)
-    out[:, 3::4] = np.minimum(out[:, 3::4], height - 1)
+    out[:, 0::2] = np.clip(out[:, 0::2], 0, width - 1)
+    out[:, 1::2] = np.clip(out[:, 1::2], 0, height - 1)
     return out
