@@ -192,3 +192,9 @@ def test_kinetics_pairs_share_their_place_and_places_differ():
     assert len(set(pal.values())) == 8  # 4 pairs + 4 appearance classes
     assert pal["abseiling"] == world.class_palette(0, 8)  # places numbered in order of first appearance
     assert place_palette(actions.STH[0], actions.STH) is None  # no place: random scenes
+
+
+def test_ucf24_classes_each_have_their_own_place():
+    from core.synthetic.datasets import place_palette
+
+    assert [place_palette(c, actions.UCF24) for c in actions.UCF24] == [world.class_palette(i, 24) for i in range(24)]

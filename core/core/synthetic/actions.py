@@ -7,7 +7,7 @@ separates them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Tuple
 
 from core.synthetic.world import Motion
@@ -61,6 +61,9 @@ UCF24: List[ActionClass] = [
                                        hop_freq=0.9, prop="ball:hand")),
     ActionClass("WalkingWithDog", M(vx=0.5, **WALK, prop="dog:follow")),
 ]
+
+# UCF101's classes have their own places (pools, slopes, courts): each synthetic class its own scene colours.
+UCF24 = [replace(c, place=c.name) for c in UCF24]
 
 # JHMDB-21 in the dataset's order (core.formats.ucf24.JHMDB_CLASSES).
 JHMDB: List[ActionClass] = [

@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -61,7 +61,7 @@ from core.synthetic.scenes import (
     build_trimmed_clip,
     video_seed,
 )
-from core.synthetic.world import class_palette
+from core.synthetic.world import Palette, class_palette
 from core.video import encode_image, flow_to_image, video_flow, write_video
 from core.video.batch import publish_dir, staging_dir
 
@@ -136,12 +136,19 @@ def _tube_boxes(rendered: Rendered, k: int, sf: int, ef: int) -> np.ndarray:
     return ucf24.xyxy_to_pyannot_boxes(rendered.actor_boxes[k, sf:ef], inclusive=True)
 
 
+def place_palette(cls: ActionClass, table: List[ActionClass]) -> Optional[Palette]:
+    """Scene colours of ``cls``'s place (places numbered in order of first appearance in ``table``), or None."""
+    if not cls.place:
+        return None
+    places = list(dict.fromkeys(c.place for c in table if c.place))
+    return class_palette(places.index(cls.place), len(places))
+
+
 # ------------------------------------------------------------------------------------ UCF101-24
 
 def ucf24_clip_spec(label: int, frames: int) -> ClipSpec:
-    """UCF101's classes have their own places (pools, slopes, courts): each synthetic class gets its scene
-    colours (``class_palette``); the action itself is still defined by the motion."""
-    return ClipSpec(num_frames=frames, palette=class_palette(label, len(UCF24)))
+    """A UCF24 clip in its class's place (each class has its own); the action is still defined by the motion."""
+    return ClipSpec(num_frames=frames, palette=place_palette(UCF24[label], UCF24))
 
 
 def _ucf_job(item: Tuple[str, int, int, int, str]) -> Dict[str, Any]:
@@ -326,14 +333,6 @@ def _clip_job(item: Tuple[str, str, int, int, int, str, Dict[str, Any]]) -> int:
     else:
         _write_frames(path, clip.rendered.frames)
     return clip.num_frames
-
-
-def place_palette(cls: ActionClass, table: List[ActionClass]):
-    """Scene colours of ``cls``'s place (places numbered in order of first appearance in ``table``), or None."""
-    if not cls.place:
-        return None
-    places = list(dict.fromkeys(c.place for c in table if c.place))
-    return class_palette(places.index(cls.place), len(places))
 
 
 def write_kinetics(out: Path, size: str, seed: int, workers: int) -> Dict[str, Any]:
