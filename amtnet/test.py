@@ -38,7 +38,7 @@ from amtnet.evaluate import (  # noqa: E402
 from amtnet.model import AMTNet  # noqa: E402
 from core.errors import DataError, cli_errors  # noqa: E402
 from core.io import atomic_write_json, atomic_write_text, load_weights  # noqa: E402
-from core.train import CheckpointManager, barrier, cleanup, init_distributed, strip_prefix  # noqa: E402
+from core.train import CheckpointManager, barrier, cleanup, init_distributed, place_model, strip_prefix  # noqa: E402
 
 MODEL_FIELDS = ("dataset", "seq_len", "fusion_type", "input_type_base", "input_type_extra", "input_frames_base",
                 "input_frames_extra", "width_mult", "batch_norm")
@@ -64,6 +64,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--late_fusion", default="", help="comma list of mean, union, boost: fuse --rgb_dir and --flow_dir")
     p.add_argument("--rgb_dir", default="", help="test output folder of the RGB run (late fusion)")
     p.add_argument("--flow_dir", default="", help="test output folder of the flow run (late fusion)")
+    p.add_argument("--amp", action="store_true", help="mixed-precision network (bfloat16 on the CPU, float16 on CUDA)")
     p.add_argument("--no_eval", action="store_true", help="write detections and tubes only")
     return p
 
@@ -90,13 +91,13 @@ def test_checkpoint(args: argparse.Namespace, ckpt_path: str, iteration: int, ga
     model = AMTNet(len(classes) + 1, args.seq_len, args.fusion_type, args.input_frames_base, args.input_frames_extra,
                    args.width_mult, args.batch_norm)
     model.load_state_dict(strip_prefix(ckpt["model"]))
-    model.to(info.device).eval()
+    place_model(model, info.device).eval()
     span = (args.seq_len - 1) * (gap + 1)
     if mine:
         frames = VideoFrames(root, mine, args.input_type_base, args.input_type_extra, args.input_frames_base,
                              args.input_frames_extra, args.fusion_type != "none", args.ssd_dim)
         loader = torch.utils.data.DataLoader(frames, args.test_batch_size, shuffle=False, num_workers=args.num_workers)
-        runner = VideoRunner(model, args.seq_len, gap, info.device)
+        runner = VideoRunner(model, args.seq_len, gap, info.device, amp=args.amp)
         writers = {}
         start, n_frames = time.time(), 0
         for vi, fr, boxes, scores in runner.run(loader, {i: v.numf for i, v in enumerate(mine)}):

@@ -22,6 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from amtnet.augmentation import AUGMENT_STEPS, MicroTubeAugmentation, parse_augment  # noqa: E402
 from amtnet.config import add_model_args, check_args, exp_name, run_dir, str2bool  # noqa: E402
 from amtnet.data import MatchCollate, MicroTubeDataset  # noqa: E402
 from amtnet.detect import validate  # noqa: E402
@@ -37,13 +38,16 @@ from core.train import (  # noqa: E402
     WarmupMultiStepLR,
     add_common_args,
     all_reduce_mean,
+    autocast,
     barrier,
     cleanup,
+    grad_scaler,
     init_distributed,
     is_main_process,
     load_weights_into,
     make_metric_logger,
     make_train_loader,
+    place_model,
     resume,
     resume_batches,
     seed_everything,
@@ -79,7 +83,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--base_weights", default="", help="initialise the base stream from this file (overrides the search)")
     p.add_argument("--extra_weights", default="", help="initialise the extra stream from this file")
     p.add_argument("--print_freq", default=20, type=int)
-    p.add_argument("--no_augment", action="store_true", help="train without SSD augmentation (resize only)")
+    p.add_argument("--amp", action="store_true",
+                   help="mixed precision: bfloat16 autocast on the CPU, float16 + loss scaling on CUDA")
+    p.add_argument("--augment", default="photometric,expand,crop,mirror", type=parse_augment,
+                   help="comma list of SSD augmentation steps to apply (default all four, ssd.pytorch's "
+                        "SSDAugmentation), or 'none'")
+    p.add_argument("--no_augment", action="store_true", help="train without augmentation (same as --augment none)")
     p.add_argument("--val_batch_size", default=8, type=int)
     add_common_args(p, num_workers=4, logger="tensorboard", device="auto")
     return p
@@ -101,12 +110,15 @@ def train(args: argparse.Namespace) -> int:
     dataset = MicroTubeDataset(args.data_root, args.dataset, args.train_split, "train", args.seq_len, args.seq_gap,
                                args.input_type_base, args.input_type_extra, args.input_frames_base,
                                args.input_frames_extra, args.fusion_type != "none", args.ssd_dim)
-    if args.no_augment:
+    if args.no_augment or not args.augment:
         dataset.transform = None
+    else:
+        dataset.transform = MicroTubeAugmentation(args.ssd_dim, **{k: k in args.augment for k in AUGMENT_STEPS})
     num_classes = len(dataset.classes) + 1
     log(f"data: {len(dataset)} training micro-tubes from {len(dataset.videos)} videos")
     model = AMTNet(num_classes, args.seq_len, args.fusion_type, args.input_frames_base, args.input_frames_extra,
-                   args.width_mult, args.batch_norm).to(info.device)
+                   args.width_mult, args.batch_norm)
+    model = place_model(model, info.device)
     sources = init_model(model, args, log) if info.is_main else init_model(model, args, lambda *a: None)
     if args.weights:
         load_weights_into(model, args.weights)
@@ -141,6 +153,7 @@ def train(args: argparse.Namespace) -> int:
                                 visdom_port=args.visdom_port, visdom_env=args.visdom_env or exp_name(args))
     logger.add_meter("lr", SmoothedValue(window_size=1, fmt="{value:.6f}"))
     val_results = {}
+    scaler = grad_scaler(info.device, args.amp)
     net.train()
     try:
         batches = resume_batches(loader, start, args.max_iter)
@@ -149,12 +162,14 @@ def train(args: argparse.Namespace) -> int:
             base, loc_t, conf_t = base.to(info.device), loc_t.to(info.device), conf_t.to(info.device)
             extra = extra.to(info.device) if extra.numel() else None
             lr = args.lr * scheduler.factor(it)
-            loc, conf = net(base, extra)
-            loss_l, loss_c, num_pos = multibox_loss(loc, conf, loc_t, conf_t)
+            with autocast(info.device, args.amp):
+                loc, conf = net(base, extra)
+            loss_l, loss_c, num_pos = multibox_loss(loc.float(), conf.float(), loc_t, conf_t)
             loss = loss_l + loss_c
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             logger.update(loss=all_reduce_mean(loss.detach()), loc_loss=all_reduce_mean(loss_l.detach()),
                           conf_loss=all_reduce_mean(loss_c.detach()), num_pos=num_pos, lr=lr)

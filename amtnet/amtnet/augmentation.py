@@ -17,12 +17,14 @@ Expand followed by crop is computed as one window into the (never materialised) 
 
 from __future__ import annotations
 
+import argparse
 from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 
 MEANS = (104.0, 117.0, 123.0)
+AUGMENT_STEPS = ("photometric", "expand", "crop", "mirror")
 CROP_MODES = (None, 0.1, 0.3, 0.5, 0.7, 0.9, -np.inf)
 
 
@@ -118,6 +120,16 @@ def finish(images: np.ndarray, size: int = 300, means=MEANS) -> np.ndarray:
         out[i] = cv2.resize(f, (size, size))
     out -= np.asarray(means, dtype=np.float32)
     return np.ascontiguousarray(out[..., ::-1].transpose(0, 3, 1, 2))
+
+
+def parse_augment(text: str) -> Tuple[str, ...]:
+    """'crop,mirror' -> ('crop', 'mirror'); 'none' or '' -> (). Unknown names: an argparse usage error
+    naming them."""
+    steps = tuple(s.strip() for s in text.split(",") if s.strip() and s.strip() != "none")
+    bad = [s for s in steps if s not in AUGMENT_STEPS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown augmentation step(s) {bad}; expected a comma list of {', '.join(AUGMENT_STEPS)} or none")
+    return steps
 
 
 class MicroTubeAugmentation:

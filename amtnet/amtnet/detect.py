@@ -16,6 +16,7 @@ import torch
 
 from core.boxes import ssd_decode
 from core.nms import classwise_nms_flat
+from core.train.amp import autocast
 
 from .data import full_test_starts, microtube_frames
 from .model import AMTNet
@@ -54,8 +55,10 @@ def nms_microtube(boxes: torch.Tensor, scores: torch.Tensor, conf_thresh: float,
 class VideoRunner:
     """Feeds frames in order (``push``) and yields the micro-tubes that become computable."""
 
-    def __init__(self, model: AMTNet, seq_len: int, seq_gap: int, device: torch.device, head_batch: int = 8):
+    def __init__(self, model: AMTNet, seq_len: int, seq_gap: int, device: torch.device, head_batch: int = 8,
+                 amp: bool = False):
         self.model = model
+        self.amp = amp  # mixed-precision network (core.train.autocast); decoding and scores in float32
         self.seq_len, self.gap = seq_len, seq_gap
         self.device = device
         self.priors = prior_boxes().to(device)
@@ -64,9 +67,10 @@ class VideoRunner:
     @torch.no_grad()
     def frame_maps(self, base: torch.Tensor, extra: Optional[torch.Tensor]) -> List[torch.Tensor]:
         """base [N, 3k, D, D] (extra likewise) -> six fused maps [N, C_k, H_k, W_k]."""
-        maps = self.model.features(base.to(self.device))
-        if self.model.fusion:
-            maps = self.model.fuse(maps, self.model.features(extra.to(self.device), "extra"))
+        with autocast(self.device, self.amp):
+            maps = self.model.features(base.to(self.device))
+            if self.model.fusion:
+                maps = self.model.fuse(maps, self.model.features(extra.to(self.device), "extra"))
         return maps
 
     @torch.no_grad()
@@ -98,9 +102,10 @@ class VideoRunner:
                 for t in range(self.seq_len):
                     keys = [(v, s + t * (self.gap + 1)) for v, s in chunk]
                     per_frame.append([torch.cat([cache[key][k] for key in keys]) for k in range(len(maps))])
-                loc, conf = self.model.heads(per_frame)
-                boxes = decode(loc, self.priors, self.seq_len)
-                scores = torch.softmax(conf, -1)
+                with autocast(self.device, self.amp):
+                    loc, conf = self.model.heads(per_frame)
+                boxes = decode(loc.float(), self.priors, self.seq_len)
+                scores = torch.softmax(conf.float(), -1)
                 for n, (v, s) in enumerate(chunk):
                     yield v, microtube_frames(s, self.seq_len, self.gap), boxes[n], scores[n]
             # drop the maps of frames no pending micro-tube needs (every start of a seen video is pending)

@@ -30,15 +30,16 @@ PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # amtnet/
 
 FULL = dict(batch_size=8, lr=0.0005, max_iter=70000, stepvalues="50000", flow_max_iter=70000,
             flow_stepvalues="50000", val_step=10000, width_mult=1.0, batch_norm=False,
-            fusion_max_iter=70000, fusion_stepvalues="50000", extra=[])
+            fusion_max_iter=70000, fusion_stepvalues="50000", extra=[], amp=False)
 # The demo (`make demo`, 2 CPU cores, 15 minutes in all): no pretrained weights can be assumed, so a 1/16-width
 # network with ssd.pytorch's batch-norm VGG, AdamW and a short warm-up, trained from random weights without
-# augmentation. Iterations sized from the measured 0.67 s (RGB), 0.84 s (flow) and 1.48 s (SUM) per step on
-# 2 cores: most of the budget goes to the RGB stream, a third of it to flow, and the SUM fusion (which
-# starts from the two single-stream runs) gets a short fine-tune. Measured: 15 min 18 s (amtnet/README.md).
-QUICK = dict(batch_size=8, lr=0.003, max_iter=450, stepvalues="380", flow_max_iter=150, flow_stepvalues="120",
+# augmentation (crop + mirror cost more in iterations than they gave back in this budget), in bfloat16
+# (--amp, 0.31 s per RGB step on 2 cores against 0.67 s in float32 NCHW: tools/bench/train_step.py). Most
+# of the budget goes to the RGB stream; flow gets a seventh of it and the SUM fusion (which starts from the
+# two single-stream runs) a short fine-tune. Measured times in amtnet/README.md.
+QUICK = dict(batch_size=8, lr=0.003, max_iter=1000, stepvalues="860", flow_max_iter=150, flow_stepvalues="120",
              val_step=0, width_mult=0.0625, batch_norm=True, fusion_max_iter=20, fusion_stepvalues="16",
-             extra=["--no_augment", "--optim", "adamw", "--warmup", "100"])
+             extra=["--augment", "none", "--optim", "adamw", "--warmup", "100"], amp=True)
 
 
 def _run(script: str, args: Sequence[str], log_path: str) -> None:
@@ -63,6 +64,7 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: List[str]) 
     p = argparse.ArgumentParser(add_help=False)
     for flag in ("--batch_size", "--lr", "--width_mult", "--batch_norm"):
         p.add_argument(flag, default=None)
+    p.add_argument("--amp", default=None, action="store_true")
     named, extra = p.parse_known_args(extra)
     for k, v in vars(named).items():
         if v is not None:
@@ -75,6 +77,8 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: List[str]) 
     logs = os.path.join(work_dir, "logs")
     common = ["--data_root", data_root, "--save_root", save_root, "--batch_size", str(cfg["batch_size"]),
               "--lr", str(cfg["lr"]), "--width_mult", str(cfg["width_mult"]), "--batch_norm", str(cfg["batch_norm"])]
+    if cfg["amp"]:
+        common.append("--amp")
     train_common = common + ["--val_step", str(cfg["val_step"]), "--resume", "auto", "--logger", "none",
                              "--num_workers", "2", "--print_freq", "50", *cfg["extra"]]
     streams: Dict[str, List[str]] = {

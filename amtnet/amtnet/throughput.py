@@ -1,6 +1,7 @@
 """Training (micro-tubes/s) and test (frames/s) throughput of AMTNet on this machine.
 
     python -m amtnet.throughput --data_root DATA [--width_mult 1.0] [--iters 5] [--batch_size 4] [--frames 16]
+                                [--batch_norm] [--amp] [--nchw]
 
 Training: the real loader (augmentation, matching in workers) feeding SGD steps; reports the fraction of
 step time spent waiting for the next batch. Test: the per-frame backbone + micro-tube heads of test.py.
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from core.train import make_train_loader
+from core.train import autocast, make_train_loader, place_model
 
 from .data import MatchCollate, MicroTubeDataset, VideoFrames, dataset_dir, load_videos, split_videos
 from .detect import VideoRunner
@@ -26,7 +27,8 @@ from .priors import prior_boxes
 def train_throughput(args) -> dict:
     ds = MicroTubeDataset(args.data_root, "ucf24", 1, "train")
     loader = make_train_loader(ds, args.batch_size, num_workers=args.num_workers, collate_fn=MatchCollate(prior_boxes()))
-    model = AMTNet(25, width=args.width_mult, batch_norm=args.batch_norm)
+    cpu = torch.device("cpu")
+    model = place_model(AMTNet(25, width=args.width_mult, batch_norm=args.batch_norm), cpu, not args.nchw)
     opt = torch.optim.SGD(param_groups(model, 5e-4, 1e-4), lr=5e-4, momentum=0.9)
     wait = step = 0.0
     it = iter(loader)
@@ -35,8 +37,9 @@ def train_throughput(args) -> dict:
         t0 = time.perf_counter()
         base, _, loc_t, conf_t, _, _ = next(it)
         t1 = time.perf_counter()
-        loc, conf = model(base)
-        loss_l, loss_c, _ = multibox_loss(loc, conf, loc_t, conf_t)
+        with autocast(cpu, args.amp):
+            loc, conf = model(base)
+        loss_l, loss_c, _ = multibox_loss(loc.float(), conf.float(), loc_t, conf_t)
         opt.zero_grad()
         (loss_l + loss_c).backward()
         opt.step()
@@ -53,10 +56,11 @@ def test_throughput(args) -> dict:
     db, _, test = split_videos(root, 1)
     (video,) = load_videos(root, "ucf24", test[:1], db)
     video.numf = min(video.numf, args.frames)
-    model = AMTNet(25, width=args.width_mult, batch_norm=args.batch_norm).eval()
+    cpu = torch.device("cpu")
+    model = place_model(AMTNet(25, width=args.width_mult, batch_norm=args.batch_norm), cpu, not args.nchw).eval()
     frames = VideoFrames(root, [video])
     loader = torch.utils.data.DataLoader(frames, 8, num_workers=args.num_workers)
-    runner = VideoRunner(model, 2, 0, torch.device("cpu"))
+    runner = VideoRunner(model, 2, 0, cpu, amp=args.amp)
     start = time.perf_counter()
     n = sum(1 for _ in runner.run(loader, {0: video.numf}))
     elapsed = time.perf_counter() - start
@@ -72,8 +76,11 @@ def main(argv=None) -> None:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--num_workers", type=int, default=2)
     p.add_argument("--batch_norm", action="store_true", help="the batch-norm VGG of the demo recipe")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast (train.py / test.py --amp)")
+    p.add_argument("--nchw", action="store_true", help="keep NCHW weights (before core.train.place_model)")
     args = p.parse_args(argv)
-    out = {"width_mult": args.width_mult, "batch_norm": args.batch_norm, "threads": torch.get_num_threads(),
+    out = {"width_mult": args.width_mult, "batch_norm": args.batch_norm, "amp": args.amp, "nchw": args.nchw,
+           "threads": torch.get_num_threads(),
            **train_throughput(args),
            **test_throughput(args)}
     print(json.dumps(out))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from amtnet.augmentation import MEANS, BaseTransform, MicroTubeAugmentation
+from amtnet.augmentation import MEANS, BaseTransform, MicroTubeAugmentation, parse_augment
 from amtnet.data import (
     MatchCollate,
     MicroTubeDataset,
@@ -166,3 +166,21 @@ def test_base_transform_layout():
     out = BaseTransform(300)(img)
     assert out.shape == (1, 3, 300, 300)
     assert np.allclose(out[0, :, 0, 0], [-123, -117, 0])  # reversed: R, G, B minus (123, 117, 104)
+
+
+def test_parse_augment_and_crop_mirror_only_keeps_colours():
+    import argparse
+
+    assert parse_augment("crop, mirror") == ("crop", "mirror")
+    assert parse_augment("none") == () and parse_augment("") == ()
+    with pytest.raises(argparse.ArgumentTypeError, match="'photo'"):
+        parse_augment("crop,photo")
+    # crop + mirror only: no photometric change, so a flat-colour image keeps its exact colour
+    aug = MicroTubeAugmentation(photometric=False, expand=False, crop=True, mirror=True)
+    rng = np.random.default_rng(1)
+    imgs = np.zeros((2, 120, 160, 3), np.float32) + np.array([10, 200, 90], np.float32)
+    boxes = np.array([[[40, 30, 100, 90], [44, 30, 104, 90]]]) / np.array([160, 120, 160, 120])
+    for _ in range(10):
+        out, b, labels = aug(imgs, boxes, np.array([5]), rng)
+        assert np.allclose(out + np.asarray(MEANS, np.float32)[::-1, None, None], [[[[90]], [[200]], [[10]]]])
+        assert len(b) == len(labels) <= 1

@@ -175,3 +175,25 @@ def test_batch_norm_variant_layout_and_count():
     maps = model.features(torch.zeros(1, 3, 300, 300))
     assert [tuple(m.shape[-2:]) for m in maps] == [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
     assert maps[0].shape[1] == 16  # conv4_3 (512 / 32), through L2Norm
+
+
+def test_video_runner_amp_matches_float32():
+    """test.py --amp: bfloat16 network, float32 decoding; the micro-tubes and their boxes / scores agree with
+    the float32 run to bfloat16 precision, and come out as float32."""
+    from amtnet.detect import VideoRunner
+
+    torch.manual_seed(0)
+    model = AMTNet(5, width=1 / 32, batch_norm=True).eval()
+    for name, p in model.named_parameters():
+        if name.startswith(("loc", "conf")):  # heads start at zero: give the scores something to disagree on
+            torch.nn.init.normal_(p, std=0.05)
+    frames = torch.randn(4, 3, 300, 300) * 50
+    batches = [(frames, torch.zeros(0), torch.zeros(4, dtype=torch.long), torch.arange(4))]
+    runs = [list(VideoRunner(model, 2, 0, torch.device("cpu"), amp=amp).run(batches, {0: 4})) for amp in (False, True)]
+    assert [(v, f) for v, f, _, _ in runs[0]] == [(v, f) for v, f, _, _ in runs[1]] and len(runs[0]) == 3
+    for (_, _, b32, s32), (_, _, b16, s16) in zip(*runs):
+        assert b16.dtype == s16.dtype == torch.float32
+        assert s32.std() > 0.01  # not the uniform scores of an untrained head
+        torch.testing.assert_close(s16, s32, atol=4e-2, rtol=0)
+        assert (s16 - s32).abs().mean() < 3e-3
+        torch.testing.assert_close(b16, b32, atol=3e-2, rtol=0)

@@ -156,4 +156,5 @@ def test_reproduce_quick_table_on_tiny(tiny, tmp_path, monkeypatch):
     ck = load_weights(runs / "AMTNet-ucf24-s1-rgb-sl02sg00-bs08-lr00300-w0.03125-bn" / "checkpoints"
                       / "AMTNet_00000002.pth")
     assert ck["args"]["optim"] == "adamw" and ck["args"]["batch_norm"] is True
+    assert ck["args"]["amp"] is True and ck["args"]["augment"] == []
     assert (tmp_path / "work" / "table.md").read_text() == table

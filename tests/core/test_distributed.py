@@ -26,6 +26,7 @@ from core.train import (
     get_world_size,
     init_distributed,
     is_main_process,
+    place_model,
     resolve_device,
     unwrap_model,
     wrap_ddp,
@@ -97,6 +98,22 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_place_model_cpu_channels_last_same_outputs_and_state_dict():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Conv2d(4, 2, 1))
+    plain = torch.nn.Sequential(*[m for m in net])  # same modules: compare before placing
+    x = torch.randn(2, 3, 9, 9)
+    before = plain(x).detach().clone()
+    keys = list(net.state_dict())
+    placed = place_model(net, torch.device("cpu"))
+    assert placed[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not placed[0].weight.is_contiguous()  # really reordered, not a no-op
+    assert list(placed.state_dict()) == keys
+    torch.testing.assert_close(placed(x), before, rtol=1e-5, atol=1e-5)
+    kept = place_model(torch.nn.Conv2d(3, 4, 3), torch.device("cpu"), channels_last=False)
+    assert kept.weight.is_contiguous()
 
 
 def test_bad_rank_env_is_reported(monkeypatch):

@@ -531,3 +531,27 @@ def test_args_to_dict_is_plain():
     d = args_to_dict(ns)
     assert d["p"] == "/x" and d["t"] == [1, 2] and d["s"] == [3] and d["f"] == 0.5 and d["n"] is None
     assert isinstance(d["o"], str)
+
+
+def test_amp_cpu_bfloat16_autocast_and_passthrough_scaler():
+    from core.train import amp_dtype, autocast, grad_scaler
+
+    cpu = torch.device("cpu")
+    assert amp_dtype(cpu) == torch.bfloat16 and amp_dtype(torch.device("cuda")) == torch.float16
+    conv = torch.nn.Conv2d(3, 4, 3)
+    x = torch.randn(2, 3, 8, 8)
+    with autocast(cpu, True):
+        y = conv(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), conv(x), rtol=2e-2, atol=2e-2)  # bfloat16: 8 mantissa bits
+    with autocast(cpu, False):
+        assert conv(x).dtype == torch.float32
+    scaler = grad_scaler(cpu, True)  # no loss scaling off CUDA: scale() is the loss itself
+    loss = conv(x).sum()
+    assert scaler.scale(loss) is loss
+    opt = torch.optim.SGD(conv.parameters(), lr=0.5)
+    w = conv.weight.detach().clone()
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    torch.testing.assert_close(conv.weight.detach(), w - 0.5 * conv.weight.grad)

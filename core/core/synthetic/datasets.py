@@ -74,7 +74,7 @@ FAST_FLOW = dict(levels=2, winsize=9, iterations=2)
 # Per format and size: which classes, videos per class, frames per video.
 PLAN: Dict[str, Dict[str, Dict[str, Any]]] = {
     "ucf24": {"tiny": dict(classes=[0, 6, 12, 18], test=1, train=1, frames=16),
-              "demo": dict(classes=list(range(24)), test=2, train=5, frames=36)},
+              "demo": dict(classes=list(range(24)), test=2, train=10, frames=36)},
     "jhmdb": {"tiny": dict(classes=[0, 15, 16], per_class=3, frames=16),
               "demo": dict(classes=list(range(21)), per_class=6, frames=30)},
     "ava": {"tiny": dict(train=1, val=1, keyframes=3),

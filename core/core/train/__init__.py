@@ -1,7 +1,7 @@
 """What every train.py shares: seeding, torchrun/DDP set-up, resumable data order, checkpoints
 (``--resume PATH|auto`` full state, ``--weights PATH`` model only), the metric logger and LR schedules.
 
-Modules: ``seed``, ``distributed``, ``data``, ``checkpoint``, ``logger``, ``schedules``, ``args``.
+Modules: ``seed``, ``distributed``, ``data``, ``checkpoint``, ``logger``, ``schedules``, ``args``, ``amp``.
 The usual names are re-exported here::
 
     from core.train import (add_common_args, init_distributed, seed_everything, make_train_loader,
@@ -11,6 +11,7 @@ The usual names are re-exported here::
 See ``tests/core/tiny_train.py`` for a complete, resumable, torchrun-able training script.
 """
 
+from core.train.amp import amp_dtype, autocast, grad_scaler
 from core.train.args import LOGGER_CHOICES, add_common_args, args_to_dict
 from core.train.checkpoint import (
     CheckpointManager,
@@ -42,6 +43,7 @@ from core.train.distributed import (
     get_world_size,
     init_distributed,
     is_main_process,
+    place_model,
     resolve_device,
     unwrap_model,
     wrap_ddp,
@@ -73,6 +75,7 @@ from core.train.seed import (
 )
 
 __all__ = [
+    "amp_dtype", "autocast", "grad_scaler",
     "LOGGER_CHOICES", "add_common_args", "args_to_dict",
     "CheckpointManager", "LoadReport", "ResumeState", "build_checkpoint", "load_weights_into", "resume",
     "strip_prefix",
@@ -80,7 +83,7 @@ __all__ = [
     "resume_batches", "set_loader_epoch",
     "DistInfo", "all_gather_object", "all_reduce_mean", "all_reduce_sum", "barrier", "broadcast_object",
     "cleanup", "get_rank", "get_world_size", "init_distributed", "is_main_process", "resolve_device",
-    "unwrap_model", "wrap_ddp",
+    "place_model", "unwrap_model", "wrap_ddp",
     "JsonLinesWriter", "LoggerBackendWarning", "MetricLogger", "SmoothedValue", "TensorboardWriter",
     "VisdomWriter", "make_metric_logger", "read_log",
     "WarmupCosineLR", "WarmupMultiStepLR", "WarmupStepLR", "build_scheduler", "epochs_to_iters",
