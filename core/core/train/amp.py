@@ -29,7 +29,7 @@ def autocast(device: torch.device, enabled: bool) -> ContextManager:
     return torch.autocast(device.type, dtype=amp_dtype(device))
 
 
-def grad_scaler(device: torch.device, enabled: bool) -> "torch.amp.GradScaler":
+def grad_scaler(device: torch.device, enabled: bool) -> torch.amp.GradScaler:
     """A loss scaler that is active only for float16 (CUDA); elsewhere a pass-through
     (``scale(loss)`` is ``loss``, ``step`` calls ``optimizer.step()``)."""
     return torch.amp.GradScaler("cuda", enabled=enabled and torch.device(device).type == "cuda")
