@@ -15,6 +15,7 @@ x - 1, y - 1, x - 1 + w, y - 1 + h; JHMDB boxes are taken as 0-based x, y, w, h,
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -273,7 +274,13 @@ class MatchCollate:
 
 class VideoFrames(Dataset):
     """Every frame of the given videos, in order, for testing. Item: (base [3k, D, D], extra [3k', D, D] or
-    [0], video index, 0-based frame)."""
+    [0], video index, 0-based frame).
+
+    Consecutive frames' flow stacks share k - 1 images: each process keeps its last few decoded and
+    resized images, so a batch of consecutive frames decodes every image once (5x fewer decodes for
+    5-image stacks)."""
+
+    CACHE_IMAGES = 32
 
     def __init__(self, root: str, videos: List[Video], input_type_base: str = "rgb", input_type_extra: str = "brox",
                  input_frames_base: int = 1, input_frames_extra: int = 5, fusion: bool = False, ssd_dim: int = 300):
@@ -284,16 +291,28 @@ class VideoFrames(Dataset):
             self.streams.append((input_dir(input_type_extra), input_frames_extra))
         self.items = [(vi, f) for vi, v in enumerate(videos) for f in range(v.numf)]
         self.transform = BaseTransform(ssd_dim)
+        self._recent: "OrderedDict[Tuple[int, str, int], np.ndarray]" = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def _image(self, vi: int, kind: str, i: int) -> np.ndarray:
+        """Image i of video vi, transformed: [3, D, D] float32 (from the per-process cache when recent)."""
+        key = (vi, kind, i)
+        img = self._recent.get(key)
+        if img is None:
+            img = self.transform(read_images(self.root, self.videos[vi].name, kind, [i]))[0]
+            self._recent[key] = img
+            if len(self._recent) > self.CACHE_IMAGES:
+                self._recent.popitem(last=False)
+        return img
 
     def __getitem__(self, index: int):
         vi, f = self.items[index]
         v = self.videos[vi]
         out = []
         for kind, k in self.streams:
-            imgs = self.transform(read_images(self.root, v.name, kind, stack_window(f, v.numf, k)))
+            imgs = np.stack([self._image(vi, kind, i) for i in stack_window(f, v.numf, k)])
             out.append(torch.from_numpy(imgs).flatten(0, 1))
         extra = out[1] if len(out) > 1 else torch.zeros(0)
         return out[0], extra, vi, f

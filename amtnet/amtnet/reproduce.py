@@ -35,9 +35,10 @@ FULL = dict(batch_size=8, lr=0.0005, max_iter=70000, stepvalues="50000", flow_ma
 # network with ssd.pytorch's batch-norm VGG, AdamW and a short warm-up, trained from random weights without
 # augmentation (crop + mirror cost more in iterations than they gave back in this budget), in bfloat16
 # (--amp, 0.31 s per RGB step on 2 cores against 0.67 s in float32 NCHW: tools/bench/train_step.py). Most
-# of the budget goes to the RGB stream; flow gets a seventh of it and the SUM fusion (which starts from the
-# two single-stream runs) a short fine-tune. Measured times in amtnet/README.md.
-QUICK = dict(batch_size=8, lr=0.003, max_iter=1000, stepvalues="860", flow_max_iter=150, flow_stepvalues="120",
+# of the budget goes to the RGB stream; flow gets a tenth of it and the SUM fusion (which starts from the
+# two single-stream runs) a short fine-tune: too little for either to learn much. Measured times in
+# amtnet/README.md.
+QUICK = dict(batch_size=8, lr=0.003, max_iter=1000, stepvalues="860", flow_max_iter=100, flow_stepvalues="80",
              val_step=0, width_mult=0.0625, batch_norm=True, fusion_max_iter=20, fusion_stepvalues="16",
              extra=["--augment", "none", "--optim", "adamw", "--warmup", "100"], amp=True)
 

@@ -14,6 +14,7 @@ from amtnet.data import (
     load_videos,
     make_samples,
     pair_starts,
+    read_images,
     split_videos,
     stack_window,
 )
@@ -35,7 +36,7 @@ def write_dataset(root, numf=10, with_bad_tube=False):
             {"label": 0, "sf": 4, "ef": numf, "boxes": b}]}
         for kind in ("rgb-images", "brox-images"):
             for i in range(numf):
-                img = np.full((240, 320, 3), 10 * i, np.uint8)
+                img = np.full((240, 320, 3), 10 * i + (5 if kind == "brox-images" else 0), np.uint8)
                 path = fmt.frame_path(root, name, i, kind)
                 import os
 
@@ -92,8 +93,8 @@ def test_dataset_item_layout_and_targets(tmp_path):
     # frame 0 is grey level 0, frame 1 grey level 10; means subtracted in BGR order, channels reversed
     assert torch.allclose(base[0, :, 150, 150], torch.tensor([-123.0, -117.0, -104.0]))
     assert torch.allclose(base[1, :, 150, 150], torch.tensor([-113.0, -107.0, -94.0]))
-    # flow stack of frame 0 = images 0..4, frame-major
-    assert torch.allclose(extra[0, 3 * 4:3 * 5, 150, 150], torch.tensor([-83.0, -77.0, -64.0]))
+    # flow stack of frame 0 = images 0..4 (grey 10 i + 5), frame-major
+    assert torch.allclose(extra[0, 3 * 4:3 * 5, 150, 150], torch.tensor([-78.0, -72.0, -59.0]))
     batch = MatchCollate(prior_boxes())([ds[0], ds[1]])
     assert batch[2].shape == (2, 8732, 8) and batch[3].shape == (2, 8732)
     assert (batch[3] == 1).sum(1).min() >= 1 and batch[3].max() == 1
@@ -107,6 +108,17 @@ def test_videoframes_every_frame(tmp_path):
     assert len(frames) == 10
     base, extra, vi, f = frames[9]
     assert base.shape == (3, 300, 300) and extra.shape == (15, 300, 300) and (vi, f) == (0, 9)
+    # the per-process image cache changes nothing: every frame, in and out of order, equals a direct read of
+    # its stack (frame 9's flow stack is images 5..9, shifted to stay inside the 10-frame video)
+    root = str(tmp_path)
+    for f in [0, 1, 2, 9, 3, 8, 0]:
+        base, extra, _, _ = frames[f]
+        start = min(max(f - 2, 0), 5)
+        window = list(range(start, start + 5))
+        direct = BaseTransform(300)(read_images(root, vids[0].name, "brox-images", window))
+        assert torch.equal(extra, torch.from_numpy(direct).flatten(0, 1)), f
+        assert torch.equal(base, torch.from_numpy(BaseTransform(300)(read_images(root, vids[0].name, "rgb-images", [f])))[0])
+    assert len(frames._recent) <= VideoFrames.CACHE_IMAGES
 
 
 def test_missing_image_and_unknown_video_are_one_line_errors(tmp_path):
