@@ -291,7 +291,7 @@ class VideoFrames(Dataset):
             self.streams.append((input_dir(input_type_extra), input_frames_extra))
         self.items = [(vi, f) for vi, v in enumerate(videos) for f in range(v.numf)]
         self.transform = BaseTransform(ssd_dim)
-        self._recent: "OrderedDict[Tuple[int, str, int], np.ndarray]" = OrderedDict()
+        self._recent: OrderedDict[Tuple[int, str, int], np.ndarray] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.items)
