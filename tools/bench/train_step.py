@@ -63,7 +63,7 @@ def main() -> None:
             (loss_l + loss_c).backward()
             opts[k].step()
             if step == 0:
-                first[k] = float(loss_l + loss_c)
+                first[k] = float((loss_l + loss_c).detach())
             elif step >= 2:
                 times[k].append(time.perf_counter() - t0)
     base_loss = first["baseline fp32 NCHW"]
