@@ -131,6 +131,9 @@ def train(args: argparse.Namespace) -> int:
     scheduler = WarmupMultiStepLR(optimizer, milestones, gamma=args.gamma, warmup_iters=args.warmup)
     manager = CheckpointManager(out / "checkpoints", keep_last=3, prefix="AMTNet")
     state = resume(args.resume, model, optimizer, scheduler, directory=manager.directory)
+    scaler = grad_scaler(info.device, args.amp)  # float16 loss scale (CUDA --amp), kept in checkpoints
+    if state and scaler.is_enabled() and state.extra.get("grad_scaler"):
+        scaler.load_state_dict(state.extra["grad_scaler"])
     start = state.iteration if state else 0
 
     net = wrap_ddp(model, info.device)
@@ -153,7 +156,6 @@ def train(args: argparse.Namespace) -> int:
                                 visdom_port=args.visdom_port, visdom_env=args.visdom_env or exp_name(args))
     logger.add_meter("lr", SmoothedValue(window_size=1, fmt="{value:.6f}"))
     val_results = {}
-    scaler = grad_scaler(info.device, args.amp)
     net.train()
     try:
         batches = resume_batches(loader, start, args.max_iter)
@@ -176,7 +178,8 @@ def train(args: argparse.Namespace) -> int:
             done = it + 1
             if (args.val_step > 0 and (done % args.val_step == 0 or done == 1000)) or done == args.max_iter:
                 manager.save(net, optimizer, scheduler, iteration=done, epoch=epoch, args=args,
-                             extra={"num_classes": num_classes, "init": sources})
+                             extra={"num_classes": num_classes, "init": sources,
+                                    **({"grad_scaler": scaler.state_dict()} if scaler.is_enabled() else {})})
                 if val_loader is not None:
                     mean_ap, ap = validate(unwrap_model(net), val_loader, num_classes - 1, args.conf_thresh,
                                            args.nms_thresh, args.topk, args.iou_thresh, args.ssd_dim)
