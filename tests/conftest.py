@@ -1,8 +1,12 @@
 """Shared pytest set-up: keep torch to the 2 cores of CI and make runs deterministic."""
 
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# the recipes (tools/recipes/<paper>.py) are imported as `recipes.<paper>`, as tools/reproduce.py does
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -1,13 +1,15 @@
-"""Run a paper's recipe end to end and print its table in the paper's columns.
+"""Run a paper's recipe end to end and print its table in the paper's columns, then its claims table.
 
-    python tools/reproduce.py PAPER [--data_root DIR] [--quick] [--work_dir DIR] [extra recipe flags]
+    python tools/reproduce.py PAPER [--data_root DIR] [--quick | --claims] [--seeds 0,1,2] [--work_dir DIR]
+                              [-- extra flags for the paper's train.py]
 
-PAPER is one of the paper packages (amtnet, stage, kinetics2stream, acam, stabn). Each package holds
-its recipe in ``<paper>/<paper>/reproduce.py`` as ``run(data_root, quick, work_dir, extra) -> str``:
-it trains every row of the paper's table (streams, fusions, ablations), evaluates, writes
-``<work_dir>/table.md`` atomically and returns the table. Without ``--data_root`` the recipe first writes
-a synthetic dataset in the real format (``tools/synthesize.py``) under the work directory, and reuses it
-on the next run.
+PAPER is one of the paper packages (amtnet, stage, kinetics2stream, acam, stabn); its recipe is
+``tools/recipes/<paper>.py``. Modes: ``--quick`` (the demo: minutes on a CPU), ``--claims`` (the paper's
+central claims on synthetic data, at most an hour on 2 CPU cores, over several seeds), default: the paper's
+full schedule (real data, GPUs). Each recipe trains every row of the paper's table (streams, fusions,
+ablations), evaluates, writes ``<work_dir>/table.md`` and ``<work_dir>/claims.md`` atomically and prints both.
+Without ``--data_root`` the recipe first writes a synthetic dataset in the real format under the work directory
+and reuses it on the next run. Every step resumes: rerun the same command after an interruption.
 """
 
 from __future__ import annotations
@@ -17,39 +19,58 @@ import importlib
 import os
 import sys
 import time
+from typing import List, Optional
 
+from core.cli import format_duration
 from core.errors import cli_errors
 
 PAPERS = ("amtnet", "stage", "kinetics2stream", "acam", "stabn")
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _seeds(text: str) -> List[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma list of integers, got {text!r}") from None
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paper", choices=PAPERS)
     p.add_argument("--data_root", default=None, help="real (or prepared) dataset root; default: synthetic data")
-    p.add_argument("--quick", action="store_true", help="short schedules (the demo); the table keeps every row")
-    p.add_argument("--work_dir", default=None, help="where runs, detections and table.md go (default runs/<paper>)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_const", dest="mode", const="quick",
+                      help="short schedules (the demo); the table keeps every row")
+    mode.add_argument("--claims", action="store_const", dest="mode", const="claims",
+                      help="the paper's central claims in miniature, over several seeds (at most 60 min, 2 CPUs)")
+    p.set_defaults(mode="full")
+    p.add_argument("--seeds", type=_seeds, default=None, help="comma list of seeds (default: the recipe's)")
+    p.add_argument("--work_dir", default=None, help="where runs, detections and tables go (default runs/<paper>)")
     args, extra = p.parse_known_args(argv)
     args.extra = [a for a in extra if a != "--"]
     return args
 
 
 @cli_errors
-def main(argv=None) -> None:
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        recipe = importlib.import_module(f"{args.paper}.reproduce")
+        recipe = importlib.import_module(f"recipes.{args.paper}")
     except ModuleNotFoundError as e:
-        if e.name in (args.paper, f"{args.paper}.reproduce"):
-            print(f"error: {args.paper} has no reproduce recipe yet ({args.paper}/{args.paper}/reproduce.py)", file=sys.stderr)
-            sys.exit(2)
+        if e.name in (f"recipes.{args.paper}", args.paper):
+            print(f"error: {args.paper} has no recipe yet (tools/recipes/{args.paper}.py)", file=sys.stderr)
+            return 2
         raise
     work_dir = args.work_dir or os.path.join("runs", args.paper)
     start = time.time()
-    table = recipe.run(data_root=args.data_root, quick=args.quick, work_dir=work_dir, extra=args.extra)
-    print(table)
-    print(f"\n{args.paper}: table written to {os.path.join(work_dir, 'table.md')} in {time.time() - start:.0f} s")
+    text = recipe.run(data_root=args.data_root, mode=args.mode, work_dir=work_dir, extra=args.extra,
+                      seeds=args.seeds)
+    print(text)
+    print(f"\n{args.paper} ({args.mode}): table.md and claims.md written to {work_dir} in "
+          f"{format_duration(time.time() - start)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

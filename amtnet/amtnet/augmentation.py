@@ -23,19 +23,11 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from core.boxes import iou_aligned
+
 MEANS = (104.0, 117.0, 123.0)
 AUGMENT_STEPS = ("photometric", "expand", "crop", "mirror")
 CROP_MODES = (None, 0.1, 0.3, 0.5, 0.7, 0.9, -np.inf)
-
-
-def _iou_with_rect(boxes: np.ndarray, rect: np.ndarray) -> np.ndarray:
-    """boxes [..., 4], rect [4] (pixels, continuous) -> IoU [...]."""
-    iw = np.clip(np.minimum(boxes[..., 2], rect[2]) - np.maximum(boxes[..., 0], rect[0]), 0, None)
-    ih = np.clip(np.minimum(boxes[..., 3], rect[3]) - np.maximum(boxes[..., 1], rect[1]), 0, None)
-    inter = iw * ih
-    a = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
-    b = (rect[2] - rect[0]) * (rect[3] - rect[1])
-    return inter / np.maximum(a + b - inter, 1e-12)
 
 
 def photometric_distort(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -87,7 +79,7 @@ def _sample_crop(
             left = rng.uniform(0, width - w)
             top = rng.uniform(0, height - h)
             rect = np.array([int(left), int(top), int(left + w), int(top + h)])
-            overlap = _iou_with_rect(boxes, rect).mean(axis=1)  # [G] mean over frames
+            overlap = iou_aligned(boxes, rect).mean(axis=1)  # [G] mean over frames
             if overlap.min() < mode:
                 continue
             centres = (boxes[..., :2] + boxes[..., 2:]) / 2.0  # [G, S, 2]

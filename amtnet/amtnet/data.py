@@ -15,6 +15,7 @@ x - 1, y - 1, x - 1 + w, y - 1 + h; JHMDB boxes are taken as 0-based x, y, w, h,
 from __future__ import annotations
 
 import os
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -45,6 +46,19 @@ def dataset_dir(data_root: str, dataset: str) -> str:
     if os.path.isdir(os.path.join(data_root, "splitfiles")):
         return data_root
     raise DataError(sub, f"no splitfiles/ folder: expected the {dataset} layout (rgb-images/, splitfiles/pyannot.pkl)")
+
+
+def ensure_synthetic(root: str, dataset: str, size: str = "demo", workers: int = 2) -> str:
+    """Write the synthetic dataset under ``root/<dataset>`` on first use (what ``tools/synthesize.py`` writes);
+    returns ``root``."""
+    from core.synthetic.datasets import write_dataset
+
+    target = os.path.join(root, dataset)
+    if not os.path.isfile(os.path.join(target, "splitfiles", "pyannot.pkl")):
+        fmt_name = "ucf24" if dataset == "ucf24" else "jhmdb"
+        print(f"data: writing the synthetic {fmt_name} '{size}' set to {target} (first use)", file=sys.stderr)
+        write_dataset(fmt_name, target, size, seed=0, workers=workers)
+    return root
 
 
 def input_dir(input_type: str) -> str:

@@ -180,7 +180,7 @@ def test_batch_norm_variant_layout_and_count():
 def test_video_runner_amp_matches_float32():
     """test.py --amp: bfloat16 network, float32 decoding; the micro-tubes and their boxes / scores agree with
     the float32 run to bfloat16 precision, and come out as float32."""
-    from amtnet.detect import VideoRunner
+    from amtnet.engine import VideoRunner
 
     torch.manual_seed(0)
     model = AMTNet(5, width=1 / 32, batch_norm=True).eval()

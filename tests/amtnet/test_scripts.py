@@ -140,11 +140,13 @@ def test_reproduce_quick_table_on_tiny(tiny, tmp_path, monkeypatch):
     """tools/reproduce.py amtnet --quick end to end (2 iterations per run): three trainings, three tests,
     three late fusions, one table with the six rows; the recipe's batch-norm / AdamW flags reach train.py
     and the run names test.py looks up."""
-    from amtnet import reproduce
+    from recipes import amtnet as recipe
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    table = reproduce.run(str(tiny), True, str(tmp_path / "work"),
-                          ["--max_iter", "2", "--stepvalues", "1", "--warmup", "1", "--width_mult", "0.03125"])
+    text = recipe.run(str(tiny), "quick", str(tmp_path / "work"),
+                      ["--max_iter", "2", "--stepvalues", "1", "--warmup", "1", "--width_mult", "0.03125"], None)
+    table = (tmp_path / "work" / "table.md").read_text()
+    assert text.startswith(table.rstrip("\n"))
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| Method")]
     assert [r.split("|")[1].strip() for r in rows] == [
         "RGB", "Flow (brox)", "SUM fusion (RGB + brox)", "RGB + flow, late mean fusion",
@@ -157,4 +159,17 @@ def test_reproduce_quick_table_on_tiny(tiny, tmp_path, monkeypatch):
                       / "AMTNet_00000002.pth")
     assert ck["args"]["optim"] == "adamw" and ck["args"]["batch_norm"] is True
     assert ck["args"]["amp"] is True and ck["args"]["augment"] == []
-    assert (tmp_path / "work" / "table.md").read_text() == table
+    claims = (tmp_path / "work" / "claims.md").read_text()
+    assert claims in text
+    claim_rows = [line for line in claims.splitlines() if line.startswith("| ") and not line.startswith("| claim")]
+    assert len(claim_rows) == len(recipe.claims(recipe_metrics(tmp_path / "work")))
+    assert all(r.rstrip(" |").split("|")[-1].strip() in ("yes", "no") for r in claim_rows)
+
+
+def recipe_metrics(work):
+    names = {"rgb": "RGB", "flow": "Flow (brox)", "sum": "SUM fusion (RGB + brox)"}
+    out = {names[k]: json.loads((work / "test" / k / "metrics.json").read_text()) for k in names}
+    for kind in ("mean", "union", "boost"):
+        out[f"RGB + flow, late {kind} fusion"] = json.loads(
+            (work / "test" / "late-fusion" / kind / "metrics.json").read_text())
+    return out

@@ -17,17 +17,13 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "amtnet"))
-
-from amtnet.loss import multibox_loss  # noqa: E402
-from amtnet.model import AMTNet  # noqa: E402
-from core.train import autocast, place_model  # noqa: E402
+from amtnet.loss import multibox_loss
+from amtnet.model import AMTNet
+from core.train import autocast, place_model
 
 
 def main() -> None:

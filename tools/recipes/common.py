@@ -3,10 +3,12 @@ the claims table that ends every reproduction.
 
 A recipe module ``tools/recipes/<paper>.py`` defines::
 
-    def run(data_root: Optional[str], mode: str, work_dir: str, extra: List[str], seeds: List[int]) -> str
+    def run(data_root: Optional[str], mode: str, work_dir: str, extra: List[str], seeds: Optional[List[int]]) -> str
 
 ``mode`` is ``quick`` (the demo: minutes on a CPU), ``claims`` (the paper's central claims on synthetic
 data in at most an hour on 2 CPU cores) or ``full`` (the paper's own schedule, for real data and GPUs).
+``seeds`` (``--seeds 0,1,2``) overrides the recipe's own seeds (None: the recipe's default, one seed for
+``quick``, at least three for ``claims`` wherever a seed moves a number by more than a claim's margin).
 It trains every row of the paper's table, evaluates, writes ``table.md`` and ``claims.md`` under
 ``work_dir`` (atomically, through :func:`finish`) and returns the text to print.
 """
@@ -18,7 +20,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 from core.cli import markdown_table, run_command
 from core.io import atomic_write_text

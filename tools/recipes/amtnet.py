@@ -15,18 +15,15 @@ The full recipe is the AMTNet README's (batch 8, lr 5e-4, 70k iterations, step a
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-import subprocess
-import sys
-import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
-from core.io import atomic_write_text
+from amtnet.data import ensure_synthetic
+from amtnet.engine import format_table, table_row
 
-from .config import ensure_synthetic
-from .evaluate import format_table, table_row
-
-PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # amtnet/ (train.py, test.py)
+from .common import Claim, finish, run_step
 
 FULL = dict(batch_size=8, lr=0.0005, max_iter=70000, stepvalues="50000", flow_max_iter=70000,
             flow_stepvalues="50000", val_step=10000, width_mult=1.0, batch_norm=False,
@@ -41,35 +38,57 @@ FULL = dict(batch_size=8, lr=0.0005, max_iter=70000, stepvalues="50000", flow_ma
 QUICK = dict(batch_size=8, lr=0.003, max_iter=1000, stepvalues="860", flow_max_iter=100, flow_stepvalues="80",
              val_step=0, width_mult=0.0625, batch_norm=True, fusion_max_iter=20, fusion_stepvalues="16",
              extra=["--augment", "none", "--optim", "adamw", "--warmup", "100"], amp=True)
+SCHEDULES = {"quick": QUICK, "full": FULL}
+
+STREAMS: Dict[str, List[str]] = {
+    "RGB": ["--fusion_type", "NONE", "--input_type_base", "rgb", "--input_frames_base", "1"],
+    "Flow (brox)": ["--fusion_type", "NONE", "--input_type_base", "brox", "--input_frames_base", "5"],
+    "SUM fusion (RGB + brox)": ["--fusion_type", "SUM", "--input_type_base", "rgb", "--input_frames_base", "1",
+                                "--input_type_extra", "brox", "--input_frames_extra", "5"],
+}
 
 
-def _run(script: str, args: Sequence[str], log_path: str) -> None:
-    cmd = [sys.executable, os.path.join(PKG_DIR, script), *args]
-    print(f"reproduce: {' '.join(cmd[1:])}", flush=True)
-    start = time.time()
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    with open(log_path, "a", encoding="utf-8") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=PKG_DIR)
-    if proc.returncode:
-        with open(log_path, encoding="utf-8") as f:
-            tail = "".join(f.readlines()[-15:])
-        raise RuntimeError(f"{script} failed (exit {proc.returncode}); last lines of {log_path}:\n{tail}")
-    print(f"reproduce:   done in {time.time() - start:.0f} s (log {log_path})", flush=True)
-
-
-def run(data_root: Optional[str], quick: bool, work_dir: str, extra: List[str]) -> str:
-    cfg = dict(QUICK if quick else FULL)
-    # flags that name the run must reach test.py too; the others go to train.py only
-    import argparse
-
+def _named_flags(extra: List[str], cfg: dict) -> List[str]:
+    """Flags that name the run must reach test.py too: take them out of ``extra`` into ``cfg``."""
     p = argparse.ArgumentParser(add_help=False)
     for flag in ("--batch_size", "--lr", "--width_mult", "--batch_norm"):
         p.add_argument(flag, default=None)
     p.add_argument("--amp", default=None, action="store_true")
-    named, extra = p.parse_known_args(extra)
+    named, rest = p.parse_known_args(extra)
     for k, v in vars(named).items():
         if v is not None:
             cfg[k] = v
+    return rest
+
+
+def _metrics(out_dir: str) -> dict:
+    with open(os.path.join(out_dir, "metrics.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def claims(metrics: Dict[str, dict]) -> List[Claim]:
+    """AMTNet's claims, checked on one run's rows (``metrics``: row name -> metrics.json)."""
+    def v50(name: str) -> float:
+        return 100 * float(metrics[name]["video_mAP"].get("0.5") or 0.0)
+
+    rgb, flow, fused = v50("RGB"), v50("Flow (brox)"), v50("SUM fusion (RGB + brox)")
+    best = max(rgb, flow)
+    late = {k: v50(f"RGB + flow, late {k} fusion") for k in ("union", "boost")}
+    return [
+        Claim("SUM fusion beats the best single stream (video-mAP@0.5)",
+              "two-stream AMTNet above RGB and flow alone (UCF101-24, arXiv 2004.01494)",
+              f"SUM {fused:.1f} vs best single {best:.1f}", fused > best),
+        Claim("late union / boost fusion is at least the best single stream (video-mAP@0.5)",
+              "ROAD: fused tubes above either stream", f"union {late['union']:.1f}, boost {late['boost']:.1f} "
+              f"vs best single {best:.1f}", min(late.values()) >= best),
+    ]
+
+
+def run(data_root: Optional[str], mode: str, work_dir: str, extra: List[str], seeds: Optional[List[int]]) -> str:
+    if mode not in SCHEDULES:
+        raise ValueError(f"amtnet: no '{mode}' schedule (one of {sorted(SCHEDULES)})")
+    cfg = dict(SCHEDULES[mode])
+    extra = _named_flags(extra, cfg)
     work_dir = os.path.abspath(work_dir)
     if data_root is None:
         data_root = ensure_synthetic(os.path.join(work_dir, "data"), "ucf24")
@@ -80,40 +99,29 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: List[str]) 
               "--lr", str(cfg["lr"]), "--width_mult", str(cfg["width_mult"]), "--batch_norm", str(cfg["batch_norm"])]
     if cfg["amp"]:
         common.append("--amp")
+    seed = ["--man_seed", str(seeds[0])] if seeds else []  # default: train.py's (123)
     train_common = common + ["--val_step", str(cfg["val_step"]), "--resume", "auto", "--logger", "none",
-                             "--num_workers", "2", "--print_freq", "50", *cfg["extra"]]
-    streams: Dict[str, List[str]] = {
-        "RGB": ["--fusion_type", "NONE", "--input_type_base", "rgb", "--input_frames_base", "1"],
-        "Flow (brox)": ["--fusion_type", "NONE", "--input_type_base", "brox", "--input_frames_base", "5"],
-        "SUM fusion (RGB + brox)": ["--fusion_type", "SUM", "--input_type_base", "rgb", "--input_frames_base", "1",
-                                    "--input_type_extra", "brox", "--input_frames_extra", "5"],
-    }
-    rows, test_dirs = [], {}
-    for name, flags in streams.items():
+                             "--num_workers", "2", "--print_freq", "50", *seed, *cfg["extra"]]
+    metrics: Dict[str, dict] = {}
+    test_dirs = {}
+    for name, flags in STREAMS.items():
         tag = name.split()[0].lower()
         kind = {"rgb": "", "flow": "flow_", "sum": "fusion_"}[tag]
         iters = ["--max_iter", str(cfg[f"{kind}max_iter"]), "--stepvalues", cfg[f"{kind}stepvalues"]]
-        _run("train.py", train_common + flags + iters + extra, os.path.join(logs, f"train-{tag}.log"))
+        run_step("amtnet/train.py", train_common + flags + iters + extra, os.path.join(logs, f"train-{tag}.log"),
+                 label=f"[{name}] ")
         out = os.path.join(work_dir, "test", tag)
-        _run("test.py", common + flags + ["--out_dir", out, "--name", name, "--num_workers", "2"],
-             os.path.join(logs, f"test-{tag}.log"))
+        run_step("amtnet/test.py", common + flags + ["--out_dir", out, "--name", name, "--num_workers", "2"],
+                 os.path.join(logs, f"test-{tag}.log"), label=f"[{name}] ")
         test_dirs[tag] = out
-        rows.append(_read_row(out, name))
+        metrics[name] = _metrics(out)
     fused = os.path.join(work_dir, "test", "late-fusion")
-    _run("test.py", ["--data_root", data_root, "--late_fusion", "mean,union,boost", "--rgb_dir", test_dirs["rgb"],
-                     "--flow_dir", test_dirs["flow"], "--out_dir", fused], os.path.join(logs, "late-fusion.log"))
+    run_step("amtnet/test.py", ["--data_root", data_root, "--late_fusion", "mean,union,boost", "--rgb_dir",
+                                test_dirs["rgb"], "--flow_dir", test_dirs["flow"], "--out_dir", fused],
+             os.path.join(logs, "late-fusion.log"), label="[late fusion] ")
     for kind in ("mean", "union", "boost"):
-        rows.append(_read_row(os.path.join(fused, kind), f"RGB + flow, late {kind} fusion"))
+        metrics[f"RGB + flow, late {kind} fusion"] = _metrics(os.path.join(fused, kind))
     title = (f"AMTNet on {'the synthetic UCF101-24 demo set' if data_root.startswith(work_dir) else data_root}"
-             f"{' (--quick)' if quick else ''}: video-mAP at IoU, frame-mAP@0.5, accuracy (%)")
-    table = format_table(rows, title)
-    atomic_write_text(os.path.join(work_dir, "table.md"), table)
-    return table
-
-
-def _read_row(out_dir: str, name: str) -> List[str]:
-    import json
-
-    with open(os.path.join(out_dir, "metrics.json"), encoding="utf-8") as f:
-        metrics = json.load(f)
-    return table_row(name, metrics)
+             f"{' (--quick)' if mode == 'quick' else ''}: video-mAP at IoU, frame-mAP@0.5, accuracy (%)")
+    table = format_table([table_row(name, m) for name, m in metrics.items()], title)
+    return finish(work_dir, table, claims(metrics))

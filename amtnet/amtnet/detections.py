@@ -1,4 +1,4 @@
-"""Test-time pipeline: detector over every frame of the test videos, detection files, tubes, metrics, table.
+"""The files a test run writes per video, and the late fusion of two single-stream test outputs.
 
 Per video (resumable: a video whose files exist is skipped):
 
@@ -9,9 +9,9 @@ Per video (resumable: a video whose files exist is skipped):
   linear in between when delta > 1) with that micro-tube's scores;
 * ``detections/csv/<video>.csv``: the frame-mAP detections (class-wise NMS of the full 8732 outputs).
 
-Then ``frame_detections.csv`` (DETS.csv of ``evaluation.ucf24 frame-map``), ``TUBES.json`` (micro-tube linking +
-Viterbi trimming, ``core.tubes``) and ``metrics.json`` from ``evaluation.ucf24``. Late fusion of two
-single-stream test outputs (RGB + flow: mean / union / boost) works on their frame files.
+Then ``frame_detections.csv`` (DETS.csv of ``evaluation.ucf24 frame-map``) and ``TUBES.json`` (micro-tube
+linking + Viterbi trimming, ``core.tubes.build_tubes``). Late fusion of two single-stream test outputs
+(RGB + flow: mean / union / boost) works on their frame files.
 """
 
 from __future__ import annotations
@@ -19,24 +19,22 @@ from __future__ import annotations
 import csv
 import io
 import os
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
 from core.errors import DataError
 from core.io import atomic_write_text
 from core.nms import classwise_nms_flat
-from core.tubes import OnlineLinker, trim_paths
+from core.tubes.build import build_tubes
 from core.tubes.detfile import from_frames, read_detections, video_path, write_detections
 from core.tubes.filtering import normalized_to_pixels, prefilter
 from core.tubes.fusion import fuse_frame
-from core.tubes.microtubes import link_microtubes
 from core.tubes.tubes_json import write_tubes
 
 from .data import Video
 
 CSV_HEADER = ["video", "frame", "label", "score", "x1", "y1", "x2", "y2"]
-TABLE_COLUMNS = ["IoU 0.20", "0.50", "0.75", "0.5:0.95", "frame-mAP@0.5", "accuracy"]
 
 
 def background_last(scores: np.ndarray) -> np.ndarray:
@@ -131,26 +129,11 @@ def collect_csv(out_dir: str, videos: Sequence[str], path: str) -> None:
     atomic_write_text(path, "".join(parts))
 
 
-def build_tubes(det_dir: str, videos: Sequence[str], out_json: str, micro: bool = True,
-                flow_dir: Optional[str] = None, fusion: str = "none", alpha: float = 5.0) -> int:
-    """TUBES.json from the detection files of ``videos``: micro-tube linking (``micro``), or ROAD's online
-    linking of frame detections, optionally fused with a flow stream's frame files. Returns #tubes."""
-    tubes = []
-    for v in videos:
-        det = read_detections(video_path(det_dir, v))
-        if micro:
-            paths = link_microtubes(det)
-        else:
-            linker = OnlineLinker(det.num_classes)
-            flow = read_detections(video_path(flow_dir, v)) if fusion != "none" else None
-            for t in range(1, det.num_frames + 1):
-                if flow is None:
-                    linker.update(*det.frame(t))
-                else:
-                    linker.update_candidates(fuse_frame(fusion, det.frame(t), flow.frame(t), det.frame_priors(t),
-                                                        flow.frame_priors(t)))
-            paths = linker.finish()
-        tubes += trim_paths(paths, v, alpha)
+def write_video_tubes(det_dir: str, videos: Sequence[str], out_json: str, flow_dir: Optional[str] = None,
+                      fusion: str = "none") -> int:
+    """TUBES.json from the detection files of ``videos`` (micro-tube or frame files; a frame file fused with
+    the flow stream's when ``fusion`` is not none). Returns the number of tubes."""
+    tubes = build_tubes(det_dir, flow_dir, fusion, videos)
     write_tubes(out_json, tubes)
     return len(tubes)
 
@@ -173,34 +156,4 @@ def late_fusion(rgb_dir: str, flow_dir: str, videos: Sequence[str], kind: str, o
                      for lab, s, bx in zip(cand.label[ok], cand.score[ok], cand.boxes[ok])]
     os.makedirs(out_dir, exist_ok=True)
     atomic_write_text(os.path.join(out_dir, "frame_detections.csv"), ",".join(CSV_HEADER) + "\n" + rows_to_csv(rows))
-    build_tubes(a_dir, videos, os.path.join(out_dir, "TUBES.json"), micro=False, flow_dir=b_dir, fusion=kind)
-
-
-def evaluate(gt: str, dets_csv: str, tubes_json: str, protocol: str = "road", split: int = 1,
-             iou: float = 0.5) -> Dict[str, object]:
-    """frame-mAP and video-mAP + accuracy with ``evaluation.ucf24`` (what its ``frame-map`` / ``video-map``
-    commands compute) -> {"frame_mAP", "video_mAP": {"0.2", "0.5", "0.75", "0.5:0.95"}, "accuracy", ...}."""
-    from evaluation.report import nan_to_none
-    from evaluation.ucf24 import GroundTruth, frame_map, read_detections, read_tubes, video_map
-
-    truth = GroundTruth(gt, split)
-    frame = frame_map(truth, read_detections(dets_csv, truth), protocol, iou)
-    tubes, video, label, score = read_tubes(tubes_json, truth)
-    vid = video_map(truth, tubes, video, label, score, protocol)
-    return nan_to_none({"frame_mAP": frame["frame_mAP"], "video_mAP": vid["video_mAP"], "accuracy": vid["accuracy"],
-                        "frame_per_class": frame.get("per_class"), "video_per_class": vid.get("per_class")})
-
-
-def table_row(name: str, metrics: Dict[str, object]) -> List[str]:
-    vm = metrics["video_mAP"]
-    vals = [vm.get("0.2"), vm.get("0.5"), vm.get("0.75"), vm.get("0.5:0.95"), metrics["frame_mAP"], metrics["accuracy"]]
-    return [name] + ["-" if v is None else f"{100 * float(v):.1f}" for v in vals]
-
-
-def format_table(rows: Sequence[Sequence[str]], title: str = "") -> str:
-    """Markdown table with the seed's performance columns (percent)."""
-    head = ["Method"] + TABLE_COLUMNS
-    lines = [f"{title}\n" if title else "", "| " + " | ".join(head) + " |",
-             "|" + "|".join(["---"] + ["---:"] * len(TABLE_COLUMNS)) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines).lstrip("\n") + "\n"
+    write_video_tubes(a_dir, videos, os.path.join(out_dir, "TUBES.json"), flow_dir=b_dir, fusion=kind)

@@ -1,27 +1,28 @@
 """Training (micro-tubes/s) and test (frames/s) throughput of AMTNet on this machine.
 
-    python -m amtnet.throughput --data_root DATA [--width_mult 1.0] [--iters 5] [--batch_size 4] [--frames 16]
-                                [--batch_norm] [--amp] [--nchw]
+    python tools/bench/amtnet_throughput.py [--data_root DATA] [--width_mult 1.0] [--iters 5] [--batch_size 4]
+                                            [--frames 16] [--batch_norm] [--amp] [--nchw]
 
 Training: the real loader (augmentation, matching in workers) feeding SGD steps; reports the fraction of
 step time spent waiting for the next batch. Test: the per-frame backbone + micro-tube heads of test.py.
+Without ``--data_root`` a synthetic UCF24 ``tiny`` set is written to a temporary folder first.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 
 import torch
 
+from amtnet.data import MatchCollate, MicroTubeDataset, VideoFrames, dataset_dir, load_videos, split_videos
+from amtnet.engine import VideoRunner
+from amtnet.loss import multibox_loss
+from amtnet.model import AMTNet, param_groups
+from amtnet.priors import prior_boxes
 from core.train import autocast, make_train_loader, place_model
-
-from .data import MatchCollate, MicroTubeDataset, VideoFrames, dataset_dir, load_videos, split_videos
-from .detect import VideoRunner
-from .loss import multibox_loss
-from .model import AMTNet, param_groups
-from .priors import prior_boxes
 
 
 def train_throughput(args) -> dict:
@@ -69,7 +70,7 @@ def test_throughput(args) -> dict:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data_root", required=True)
+    p.add_argument("--data_root", default=None, help="a UCF24 layout (default: a synthetic tiny set in a temp folder)")
     p.add_argument("--width_mult", type=float, default=1.0)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--batch_size", type=int, default=4)
@@ -79,6 +80,11 @@ def main(argv=None) -> None:
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast (train.py / test.py --amp)")
     p.add_argument("--nchw", action="store_true", help="keep NCHW weights (before core.train.place_model)")
     args = p.parse_args(argv)
+    if args.data_root is None:
+        from core.synthetic.datasets import write_dataset
+
+        args.data_root = tempfile.mkdtemp(prefix="amtnet_throughput_")
+        write_dataset("ucf24", args.data_root, "tiny", seed=0, workers=1)
     out = {"width_mult": args.width_mult, "batch_norm": args.batch_norm, "amp": args.amp, "nchw": args.nchw,
            "threads": torch.get_num_threads(),
            **train_throughput(args),
