@@ -30,7 +30,7 @@ from core.errors import DataError, cli_errors
 from core.formats.kinetics import build_annotations, write_annotation_json
 from core.video import FFMPEG_QSCALE15_QUALITY, VIDEO_EXTENSIONS, extract_frames, flow_folder
 from core.video.batch import run_jobs
-from kinetics2stream.prep import mini_subset_annotations, read_id_list
+from kinetics2stream.data import mini_subset_annotations, read_id_list
 
 ID_CHARS = 11
 CSV_NAMES = {"train": ("kinetics_train.csv", "train.csv"),

@@ -15,7 +15,7 @@ from kinetics2stream.aggregate import (
     topk_class_scores,
     video_probabilities,
 )
-from kinetics2stream.evaluate import video_metrics
+from kinetics2stream.engine import video_metrics
 
 
 def test_topk_class_scores_hand_case():

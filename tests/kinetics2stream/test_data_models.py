@@ -14,12 +14,12 @@ from kinetics2stream.data import (
     build_transform,
     color_jitter,
     frame_samples,
+    mini_subset_annotations,
     random_square,
     resize_shorter,
     stack_frame_numbers,
 )
-from kinetics2stream.models import build_model, first_conv_key, load_imagenet, param_groups, set_bn_eval
-from kinetics2stream.prep import mini_subset_annotations
+from kinetics2stream.model import build_model, first_conv_key, load_imagenet, param_groups, set_bn_eval
 
 
 def test_frame_samples_hand_cases():

@@ -2,7 +2,7 @@
 
 import json
 
-from kinetics2stream.reproduce import (
+from recipes.kinetics2stream import (
     _flag_value,
     _strip,
     _with_defaults,
@@ -33,7 +33,7 @@ def test_fusion_weight_flag_is_taken_out_of_the_train_flags():
 def test_table_columns_and_per_class(tmp_path):
     rows = {"RGB": {"f-top1": 50.04, "f-top3": 70.0, "v-top1": 60.0, "v-top5": 90.0, "mean-error": 25.0}}
     assert format_table(rows).splitlines() == ["| stream | f-top1 | f-top3 | v-top1 | v-top5 | mean-error |",
-                                               "|---|---|---|---|---|---|",
+                                               "|---|---:|---:|---:|---:|---:|",
                                                "| RGB | 50.0 | 70.0 | 60.0 | 90.0 | 25.0 |"]
     annots = {"database": {"a": {"label": "x", "subset": "val"}, "b": {"label": "x", "subset": "val"},
                            "c": {"label": "y", "subset": "val"}, "t": {"label": "y", "subset": "train"}}}

@@ -19,19 +19,19 @@ to both train.py runs, and override the recipe's.
 
 from __future__ import annotations
 
+import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from core.cli import markdown_table
 from core.formats.kinetics import read_annotation_json
-from core.io import atomic_write_text
+from kinetics2stream.options import add_data_args, run_dir
 
-PKG_DIR = Path(__file__).resolve().parents[1]  # kinetics2stream/ (train.py, test.py, eval.py)
-REPO = PKG_DIR.parent
+from .common import Claim, finish, run_step
+
 STREAMS = (("RGB", "rgb"), ("Flow", "farneback"))
 
 # Synthetic recipe (CPU): frames are 320x240, clips 2 s (32 frames at 16 fps). The stick figures are
@@ -52,22 +52,18 @@ REAL = dict(arch="resnet101", isize=112, batch=64, lr=0.0005, frame_step=6, free
 FUSION_WEIGHT = 0.4
 
 
-def _run(cmd: Sequence[str], cwd: Path) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], cwd=str(cwd), check=True)
-
-
 def synthetic_data(work_dir: Path, workers: int = 2) -> Path:
     """Write (once) and prepare the synthetic set; returns the root to pass as --root."""
     data = work_dir / "data"
     videos = data / "videos"
+    logs = work_dir / "logs"
     if not (videos / "kinetics_val.csv").is_file():
-        _run([sys.executable, REPO / "tools" / "synthesize.py", "--format", "kinetics", "--size", "demo",
-              "--out", videos, "--workers", workers], REPO)
+        run_step("tools/synthesize.py", ["--format", "kinetics", "--size", "demo", "--out", videos, "--workers",
+                                         workers], logs / "synthesize.log", label="[data] ")
     annots = data / "kinetics" / "hfiles" / "Annots_400.json"
     if not annots.is_file():
-        _run([sys.executable, REPO / "tools" / "prepare_kinetics.py", "--videos", videos, "--csv_dir", videos,
-              "--out", data / "kinetics", "--workers", workers], REPO)
+        run_step("tools/prepare_kinetics.py", ["--videos", videos, "--csv_dir", videos, "--out", data / "kinetics",
+                                               "--workers", workers], logs / "prepare.log", label="[data] ")
     return data
 
 
@@ -97,15 +93,33 @@ def per_class_top1(annots: dict, pred_file: Path) -> Dict[str, float]:
     return {c: 100.0 * float(np.mean(h)) for c, h in hits.items()}
 
 
+COLUMNS = ("f-top1", "f-top3", "v-top1", "v-top5", "mean-error")
+
+
 def format_table(rows: Dict[str, Dict[str, float]]) -> str:
-    lines = ["| stream | f-top1 | f-top3 | v-top1 | v-top5 | mean-error |", "|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        lines.append(f"| {name} | {r['f-top1']:.1f} | {r['f-top3']:.1f} | {r['v-top1']:.1f} | {r['v-top5']:.1f} "
-                     f"| {r['mean-error']:.1f} |")
-    return "\n".join(lines)
+    return markdown_table(["stream", *COLUMNS], [[name, *(r[c] for c in COLUMNS)] for name, r in rows.items()])
 
 
-def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[str]) -> str:
+def claims(rows: Dict[str, Dict[str, float]], motion: Optional[Dict[str, float]]) -> List[Claim]:
+    """The two-stream claims on one run: ``rows`` (stream -> table row), ``motion`` (stream -> mean video
+    top-1 over the motion-defined classes of the synthetic set, or None on real data)."""
+    fused, rgb, flow = rows["RGB+FLOW"]["v-top1"], rows["RGB"]["v-top1"], rows["Flow"]["v-top1"]
+    out = [Claim("RGB+FLOW beats each stream in video top-1", "Kinetics two-stream: fusion above RGB and flow",
+                 f"RGB+FLOW {fused:.1f}, RGB {rgb:.1f}, Flow {flow:.1f}", fused > max(rgb, flow))]
+    if motion is not None:
+        out.append(Claim("Flow beats RGB on the motion-defined classes (video top-1)",
+                         "flow carries the motion that single frames lack",
+                         f"Flow {motion['Flow']:.1f} vs RGB {motion['RGB']:.1f}", motion["Flow"] > motion["RGB"]))
+    return out
+
+
+def run(data_root: Optional[str], mode: str, work_dir: str, extra: Sequence[str],
+        seeds: Optional[List[int]] = None) -> str:
+    if mode not in ("quick", "full"):
+        raise ValueError(f"kinetics2stream: no '{mode}' schedule (quick, full)")
+    quick = mode == "quick"
+    if seeds:
+        extra = [*extra, "--seed", str(seeds[0])]
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     synthetic = data_root is None
@@ -133,14 +147,16 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[st
                                         "--logger", "none", "--resume", "auto", "--print-freq", "25"],
             recipe["streams"][input_type])
         train_flags = _with_defaults(defaults, extra)
-        _run([sys.executable, "train.py", *train_flags], PKG_DIR)
+        logs = work / "logs"
+        run_step("kinetics2stream/train.py", train_flags, logs / f"train-{input_type}.log", label=f"[{name}] ")
         drop = {"--max_iterations", "--step_values", "--val_step", "--freeze_bn", "--logger", "--resume", "--print-freq",
                 "--seed", "--weights", "--visdom", "--momentum", "--wd", "--weight-decay", "--gamma", "--min_crop_area",
                 "--color_jitter"}
         test_flags = _strip(train_flags, drop)
         stream_flags.append(test_flags)
         tag = f"{sched['iters']:06d}"
-        _run([sys.executable, "test.py", *test_flags, "--test-iterations", str(sched["iters"])], PKG_DIR)
+        run_step("kinetics2stream/test.py", [*test_flags, "--test-iterations", sched["iters"]],
+                 logs / f"test-{input_type}.log", label=f"[{name}] ")
         run = _run_dir(test_flags)
         res = json.loads((run / f"results_val_{tag}.json").read_text())
         v = res["clstk"][str(classtopk)]
@@ -150,8 +166,9 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[st
         preds[name] = run / f"output_val_{tag}-clstk-{classtopk:03d}.json"
     gt = root / "kinetics" / "hfiles" / f"Annots_{datasubset}.json"
     fused_dir = save_root / "fused"
-    _run([sys.executable, "eval.py", "--gt", gt, "--rgb", pkls["RGB"], "--flow", pkls["Flow"], "--fusion_weight", weight,
-          "--classtopk", classtopk, "--out_dir", fused_dir], PKG_DIR)
+    run_step("kinetics2stream/eval.py", ["--gt", gt, "--rgb", pkls["RGB"], "--flow", pkls["Flow"], "--fusion_weight",
+                                         weight, "--classtopk", classtopk, "--out_dir", fused_dir],
+             work / "logs" / "fusion.log", label="[RGB+FLOW] ")
     fres = json.loads((fused_dir / "results_val_fused.json").read_text())
     fv = fres["video"]
     rows["RGB+FLOW"] = {"f-top1": fres["frame_top1"], "f-top3": fres["frame_top3"], "v-top1": 100 * fv["hit@1"],
@@ -167,14 +184,14 @@ def run(data_root: Optional[str], quick: bool, work_dir: str, extra: Sequence[st
     text += "\nPer-class video top-1 (%)" + (" (* = motion-defined class)" if synthetic else "") + "\n\n"
     text += "| class | RGB | Flow | RGB+FLOW |\n|---|---|---|---|\n"
     motion = _motion_defined() if synthetic else set()
+    means = None
     for c in sorted(per_class["RGB"], key=lambda c: annots["classes"][c]):
         mark = " *" if c in motion else ""
         text += f"| {c}{mark} | " + " | ".join(f"{per_class[n].get(c, float('nan')):.0f}" for n in preds) + " |\n"
     if motion:
-        means = {n: np.mean([per_class[n][c] for c in per_class[n] if c in motion]) for n in preds}
+        means = {n: float(np.mean([per_class[n][c] for c in per_class[n] if c in motion])) for n in preds}
         text += ("| motion-defined mean | " + " | ".join(f"{means[n]:.1f}" for n in preds) + " |\n")
-    atomic_write_text(work / "table.md", text)
-    return text
+    return finish(work, text, claims(rows, means))
 
 
 def pop_flag(flags: List[str], name: str, default: float) -> Tuple[List[str], float]:
@@ -223,10 +240,6 @@ def _strip(flags: List[str], drop: set) -> List[str]:
 
 def _run_dir(flags: List[str]) -> Path:
     """The run folder train.py / test.py use for these flags."""
-    import argparse
-
-    from kinetics2stream.options import add_data_args, run_dir
-
     p = argparse.ArgumentParser(add_help=False)
     add_data_args(p)
     return run_dir(p.parse_known_args(flags)[0])
