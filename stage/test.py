@@ -14,7 +14,6 @@ actor box), and with ground truth ``OUT/metrics.json`` and ``OUT/table.md`` (fra
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -26,33 +25,19 @@ from core.errors import DataError, cli_errors
 from core.io import atomic_write_json
 from core.train import (
     CheckpointManager,
-    add_common_args,
     all_gather_object,
     cleanup,
     init_distributed,
     is_main_process,
     load_weights_into,
 )
-from stage.cli import add_model_args, build_dataset, build_loader, build_model
+from stage.data import build_dataset, build_loader
 from stage.engine import evaluate_ava, predict, table_markdown, write_results_csv, write_table
+from stage.model import build_model
+from stage.options import parse_test_args
 
 
-def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--actors_dir", help="root of the validation actor h5 files")
-    p.add_argument("--objects_dir", "--objects_file", dest="objects_file", help="the objects h5 file")
-    p.add_argument("--output_dir", required=True, help="holds last_checkpoint; results.csv is written here")
-    add_model_args(p)
-    p.add_argument("--groundtruth", "-g", default="", help="AVA ground-truth csv: evaluate results.csv")
-    p.add_argument("--labelmap", "-l", default="", help="label map pbtxt (the 60-class one for the official mAP)")
-    p.add_argument("--exclusions", "-e", default="", help="excluded timestamps csv")
-    p.add_argument("--max_dets_per_frame", type=int, default=50, help="evaluator's cap per keyframe (0: none)")
-    p.add_argument("--name", default="STAGE", help="row name in table.md")
-    add_common_args(p, num_workers=2, logger="none", device="auto")
-    return p
-
-
-def test(args: argparse.Namespace) -> dict:
+def test(args) -> dict:
     info = init_distributed(args.device)
     out = Path(args.output_dir)
     model = build_model(args).to(info.device)
@@ -75,8 +60,6 @@ def test(args: argparse.Namespace) -> dict:
         n = write_results_csv(out / "results.csv", keys, boxes, probs)
         print(f"results: {out / 'results.csv'} ({n} rows, {len(keys)} actor boxes)")
         if args.groundtruth:
-            if not args.labelmap:
-                raise SystemExit("error: --groundtruth needs --labelmap")
             result = evaluate_ava(out / "results.csv", args.groundtruth, args.labelmap, args.exclusions or None,
                                   args.max_dets_per_frame)
             atomic_write_json(out / "metrics.json", result)
@@ -88,7 +71,7 @@ def test(args: argparse.Namespace) -> dict:
 
 @cli_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_args_parser().parse_args(argv)
+    args = parse_test_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     try:
         test(args)

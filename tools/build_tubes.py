@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 
+from core.cli import ArgumentParser
 from core.errors import cli_errors
 from core.formats.ucf24 import read_split_list
 from core.tubes.build import FUSIONS, build_tubes
@@ -24,7 +25,7 @@ from core.tubes.tubes_json import write_tubes
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description="Link frame detections into action tubes (TUBES.json).")
+    ap = ArgumentParser(description="Link frame detections into action tubes (TUBES.json).")
     ap.add_argument("--detections", required=True, help="folder of <video>.npz detection files (RGB stream)")
     ap.add_argument("--out", required=True, help="TUBES.json to write")
     ap.add_argument("--fusion", default="none", choices=FUSIONS)

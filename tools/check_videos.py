@@ -9,12 +9,12 @@ printed as one line ``PATH: reason`` on stdout; the exit status is 1 when any is
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 from pathlib import Path
 from typing import List
 
+from core.cli import ArgumentParser
 from core.errors import cli_errors
 from core.video import VIDEO_EXTENSIONS, check_video
 from core.video.batch import run_jobs
@@ -34,7 +34,7 @@ def find_videos(root: Path) -> List[Path]:
 
 @cli_errors
 def main(argv: List[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("videos", type=Path, help="folder of videos (recursive) or one video")
     p.add_argument("--backend", default="pyav", choices=["pyav", "opencv"])
     p.add_argument("--workers", type=int, default=1)

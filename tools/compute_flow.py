@@ -11,13 +11,13 @@ that fail are listed, one line each, and the exit status is 2.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import sys
 from pathlib import Path
 from typing import List, Tuple
 
+from core.cli import ArgumentParser
 from core.errors import cli_errors
 from core.video import flow_folder, tvl1_available
 from core.video.batch import run_jobs
@@ -44,7 +44,7 @@ def _job(item: Tuple[str, str], method: str, bound: int, quality: int) -> int:
 
 @cli_errors
 def main(argv: List[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--frames", required=True, type=Path, help="root of the RGB frame folders")
     p.add_argument("--out", required=True, type=Path, help="root of the flow folders (same tree)")
     p.add_argument("--method", default="farneback", choices=["farneback", "tvl1"])

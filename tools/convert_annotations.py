@@ -15,13 +15,14 @@ import argparse
 import glob
 import os
 
+from core.cli import ArgumentParser
 from core.errors import DataError, cli_errors
 from core.formats import act, ucf24
 from core.io import safe_load_pickle
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="pyannot.pkl or *-GT.pkl")
     p.add_argument("output", help="the converted file")
     p.add_argument("--trainlist", action="append", default=None, help="train list of a split (repeat per split)")

@@ -15,13 +15,13 @@ each and the exit status is 2.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import functools
 import sys
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
+from core.cli import ArgumentParser
 from core.errors import DataError, cli_errors
 from core.video import VIDEO_EXTENSIONS, crop_segment
 from core.video.batch import run_jobs
@@ -83,7 +83,7 @@ def _job(item: Tuple[str, str, str, str, int], duration: float, video_start: flo
 
 @cli_errors
 def main(argv: List[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--movies", required=True, type=Path, help="folder of <video_id>.<ext> movies")
     p.add_argument("--out", required=True, type=Path, help="segments root")
     p.add_argument("--split", required=True, help="train, val or test (names the output folder)")

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from core.backbones.i3d import InceptionI3d, load_i3d_weights
+from core.cli import ArgumentParser
 from core.errors import DataError, cli_errors
 from core.formats import ava
 from core.formats.stage_h5 import ObjectFeatures, write_actor_h5, write_object_h5
@@ -44,7 +45,7 @@ _MODELS: Dict[str, Any] = {}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_root", required=True, help="AVA layout: movies/, annotations/, objects/")
     p.add_argument("--split", default="train", choices=("train", "val", "test"))
     p.add_argument("--out_dir", required=True)

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
+from core.cli import ArgumentParser
 from core.errors import DataError, cli_errors
 from core.video import FFMPEG_QSCALE15_QUALITY, VIDEO_EXTENSIONS, extract_frames
 from core.video.batch import run_jobs
@@ -70,7 +71,7 @@ def _job(item: Tuple[str, str], fps, quality, qscale, pattern, start_number, bac
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
         "--videos", required=True, type=Path, help="folder of videos, or a text file of video paths"
     )

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from core.cli import ArgumentParser
 from core.errors import DataError, cli_errors
 from core.formats.kinetics import build_annotations, write_annotation_json
 from core.video import FFMPEG_QSCALE15_QUALITY, VIDEO_EXTENSIONS, extract_frames, flow_folder
@@ -82,7 +83,7 @@ def _report(results, what: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    p = ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--out", required=True, type=Path, help="<root>/kinetics")
     p.add_argument("--videos", type=Path, help="folder of downloaded clips (for the frames stage)")

@@ -21,7 +21,7 @@ import sys
 import time
 from typing import List, Optional
 
-from core.cli import format_duration
+from core.cli import ArgumentParser, format_duration
 from core.errors import cli_errors
 
 PAPERS = ("amtnet", "stage", "kinetics2stream", "acam", "stabn")
@@ -35,7 +35,7 @@ def _seeds(text: str) -> List[int]:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n", 2)[2],
+    p = ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n", 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paper", choices=PAPERS)
     p.add_argument("--data_root", default=None, help="real (or prepared) dataset root; default: synthetic data")

@@ -12,12 +12,13 @@ import json
 import sys
 import time
 
+from core.cli import ArgumentParser
 from core.errors import cli_errors
 from core.synthetic.datasets import FORMATS, SIZES, write_dataset
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--format", required=True, choices=FORMATS, help="dataset layout to write")
     p.add_argument("--out", required=True, help="output folder (created)")
     p.add_argument("--size", default="tiny", choices=SIZES, help="tiny: seconds, for tests; demo: models learn")

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import List, Optional
 
-from core.cli import str2bool
+from core.cli import ArgumentParser, str2bool
 from core.train import add_common_args
 
 from .augmentation import parse_augment
@@ -55,7 +55,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def get_train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Train AMTNet (action micro-tubes: SSD300 on two frames, optional "
+    p = ArgumentParser(description="Train AMTNet (action micro-tubes: SSD300 on two frames, optional "
                                             "two-stream fusion).")
     add_model_args(p)
     p.add_argument("--jaccard_threshold", default=0.5, type=float, help="prior matching IoU threshold")
@@ -91,7 +91,7 @@ def get_train_parser() -> argparse.ArgumentParser:
 
 
 def get_test_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Test AMTNet over every frame of the test videos: detections, "
+    p = ArgumentParser(description="Test AMTNet over every frame of the test videos: detections, "
                                             "frame-mAP, tubes, video-mAP, table.md.")
     add_model_args(p)
     p.set_defaults(topk=20)

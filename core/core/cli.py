@@ -15,10 +15,18 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, TextIO, Union
 
-__all__ = ["str2bool", "markdown_table", "run_command", "CommandError", "format_duration"]
+__all__ = ["ArgumentParser", "str2bool", "markdown_table", "run_command", "CommandError", "format_duration"]
 
 _TRUE = frozenset(("yes", "true", "t", "y", "1", "on"))
 _FALSE = frozenset(("no", "false", "f", "n", "0", "off"))
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``error: <message> (see <prog> --help)`` on stderr, exit 2,
+    like every other bad-input error of the project (:mod:`core.errors`)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def str2bool(v: Union[str, bool, int]) -> bool:
@@ -90,8 +98,8 @@ class CommandError(RuntimeError):
         super().__init__(f"{' '.join(self.cmd)} failed (exit {returncode}){where}")
 
 
-# A line worth showing as progress: a [done/total] counter, an ETA, a loss, or a tqdm bar.
-_PROGRESS = re.compile(r"\[\s*\d+\s*/\s*\d+\s*\]|\beta\b|\bloss\b|\d+/\d+\s*\[|\d+%\|", re.IGNORECASE)
+# A line worth showing as progress: a done/total counter, an ETA, a loss, or a tqdm bar.
+_PROGRESS = re.compile(r"\b\d+\s*/\s*\d+\b|\beta\b|loss\b|\d+%\|", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

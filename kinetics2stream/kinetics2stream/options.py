@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import List, Optional
 
-from core.cli import str2bool
+from core.cli import ArgumentParser, str2bool
 from core.train import add_common_args
 from kinetics2stream.aggregate import CLASS_TOPK
 from kinetics2stream.model import ARCHS, IMAGENET_FILES
@@ -37,7 +37,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def get_train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Train a frame-level Kinetics classifier (one stream: RGB frames or "
+    p = ArgumentParser(description="Train a frame-level Kinetics classifier (one stream: RGB frames or "
                                             "optical-flow images).")
     add_data_args(p)
     p.add_argument("--max_iterations", type=int, default=250000)
@@ -84,7 +84,7 @@ def parse_train_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def get_test_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Score every 2nd frame of every validation video with trained "
+    p = ArgumentParser(description="Score every 2nd frame of every validation video with trained "
                                             "checkpoints; frame and video metrics.")
     add_data_args(p)
     p.add_argument("--test-iterations", "--test_iterations", dest="test_iterations", default="30000,60000",
@@ -108,7 +108,7 @@ def parse_test_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def get_eval_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Video-level evaluation (hit@1, hit@5, mean, mean-error, mAP) and "
+    p = ArgumentParser(description="Video-level evaluation (hit@1, hit@5, mean, mean-error, mAP) and "
                                             "RGB+Flow fusion.")
     add_data_args(p)
     p.add_argument("--test-iteration", "--test_iteration", dest="test_iteration", default="60000",

@@ -14,13 +14,14 @@ counts by wrapping around to the first batches.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from core.errors import DataError
 from core.formats.stage_h5 import ObjectFeatures, SlowFastFeatures, list_actor_files, read_actor_h5
@@ -253,3 +254,23 @@ class BatchCollator:
             "num_actors": n_act,
             "num_objects": n_obj,
         }
+
+
+def build_dataset(args: argparse.Namespace, actors_dir: Optional[str], objects_file: Optional[str]) -> Dataset:
+    """The keyframe dataset of the flags: SlowFast groups (``--slowfast_file``) or actor h5 files, with the
+    objects file unless ``--no_objects``."""
+    objects = None if args.no_objects else (objects_file or None)
+    if args.slowfast_file:
+        return SlowFastDataset(args.slowfast_file, objects, args.num_classes, args.actors_features_size,
+                               args.objects_features_size)
+    return StageDataset(actors_dir, objects, args.num_classes, args.actors_features_size, args.objects_features_size)
+
+
+def build_loader(args: argparse.Namespace, dataset: Dataset, shuffle: bool, rank: int, world_size: int) -> DataLoader:
+    """Batches of consecutive keyframes (they share temporal edges), this rank's share, graph built in workers."""
+    sampler = KeyframeBatchSampler(len(dataset), args.batch_size, shuffle=shuffle, seed=args.seed, rank=rank,
+                                   world_size=world_size)
+    collate = BatchCollator(args.temporal_edges, args.tau, use_objects=not args.no_objects)
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=args.num_workers, collate_fn=collate,
+                      persistent_workers=args.num_workers > 0,  # the batch sampler runs in this process
+                      prefetch_factor=4 if args.num_workers > 0 else None)

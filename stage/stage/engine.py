@@ -1,25 +1,83 @@
-"""Inference over a loader, ``results.csv`` in STAGE's AVA format, and evaluation with ``evaluation.ava``."""
+"""STAGE's loops: training epochs (checkpoints inside and at the end of epochs), inference over a loader,
+``results.csv`` in STAGE's AVA format, and evaluation with ``evaluation.ava``."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 import torch
 
+from core.cli import markdown_table
 from core.errors import DataError
 from core.io import PathLike, atomic_open, atomic_write_text
+from core.train import CheckpointManager, MetricLogger, SmoothedValue, all_reduce_mean, all_reduce_sum
+from stage.model import stage_loss
 
 Prediction = Tuple[List[Tuple[str, str]], np.ndarray, np.ndarray]  # keys, boxes [n, 4], probs [n, C]
 
 
 def to_device(batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def checkpoint_name(epoch: int, iteration: int) -> str:
+    return f"model_ep_{epoch:03d}_iter_{iteration:07d}.pth"
+
+
+def train_epochs(args: argparse.Namespace, model: torch.nn.Module, loader, optimizer: torch.optim.Optimizer,
+                 manager: CheckpointManager, logger: MetricLogger, device: torch.device, start_epoch: int,
+                 skip: int, step: int) -> Dict[str, Any]:
+    """Epochs ``start_epoch`` .. ``args.n_epochs`` of Adam on the BCE loss (the first skipping ``skip`` batches
+    already done before a resume); a checkpoint ends every epoch (and every ``--ckpt_every`` iterations).
+    Returns {"epochs": [per-epoch seconds and data-wait fraction], "iters_per_epoch", "step"}."""
+    per_epoch = loader.batch_sampler.batches_per_rank()
+    logger.add_meter("train/class_loss", SmoothedValue(window_size=1, fmt="{value:.5f}"))
+    logger.add_meter("lr", SmoothedValue(window_size=1, fmt="{value:.2e}"))
+    stats: Dict[str, Any] = {"epochs": [], "iters_per_epoch": per_epoch}
+    model.train()
+    for epoch in range(start_epoch, args.n_epochs + 1):
+        loader.batch_sampler.set_epoch(epoch, skip)
+        wait = compute = 0.0
+        t_epoch = t0 = time.time()
+        for i, batch in enumerate(loader, start=skip + 1):
+            t1 = time.time()
+            b = to_device(batch, device)
+            logits = model(b["actors_features"], b["actors_boxes"], b["objects_features"], b["objects_boxes"], b["adj"])
+            loss = stage_loss(logits, b["labels"])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            t2 = time.time()
+            wait += t1 - t0
+            compute += t2 - t1
+            if i % args.print_freq == 0 or i == per_epoch:
+                logger.update(**{"train/class_loss": all_reduce_mean(loss.detach()).item(),
+                                 "lr": optimizer.param_groups[0]["lr"]})
+                logger.write(step)
+                logger.print(f"epoch: {epoch}, iter: {i}/{per_epoch}, "
+                             f"lr: {optimizer.param_groups[0]['lr']:g}, "
+                             f"class_loss: {logger.meters['train/class_loss'].value:.5f}")
+            if i == per_epoch or (args.ckpt_every and i % args.ckpt_every == 0):
+                manager.save(model, optimizer, iteration=step, epoch=epoch, args=args, extra={"epoch_iter": i},
+                             name=checkpoint_name(epoch, i))
+            t0 = time.time()
+        skip = 0
+        wait, compute = (float(v) for v in all_reduce_sum(torch.tensor([wait, compute], dtype=torch.float64)))
+        e = {"epoch": epoch, "seconds": time.time() - t_epoch, "data_wait_s": wait, "compute_s": compute,
+             "data_wait_fraction": wait / max(wait + compute, 1e-12)}
+        stats["epochs"].append(e)
+        logger.print(f"Epoch {epoch} ended: {e['seconds']:.1f} s, data wait {100 * e['data_wait_fraction']:.1f}%")
+    stats["step"] = step
+    return stats
 
 
 @torch.no_grad()
@@ -104,17 +162,13 @@ GROUP_COLUMNS = (("person_movement", "PM"), ("object_manipulation", "OM"), ("per
 
 def table_markdown(rows: List[Tuple[str, Dict[str, Any]]], title: str = "") -> str:
     """A markdown table: method | mAP | per group (movement, object manipulation, interaction), in %."""
-    lines = [f"### {title}", ""] if title else []
-    lines += ["| method | mAP | person movement | object manipulation | person interaction |",
-              "|---|---:|---:|---:|---:|"]
+    def pct(v: Any) -> Optional[float]:
+        return None if v is None else 100 * float(v)
 
-    def pct(v: Any) -> str:
-        return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * float(v):.2f}"
-
-    for name, m in rows:
-        g = m.get("groups", {})
-        lines.append(f"| {name} | {pct(m.get('mAP'))} | " + " | ".join(pct(g.get(k)) for k, _ in GROUP_COLUMNS) + " |")
-    return "\n".join(lines) + "\n"
+    cells = [[name, pct(m.get("mAP")), *(pct(m.get("groups", {}).get(k)) for k, _ in GROUP_COLUMNS)]
+             for name, m in rows]
+    header = ["method", "mAP", "person movement", "object manipulation", "person interaction"]
+    return markdown_table(header, cells, title=f"### {title}" if title else "", digits=2)
 
 
 def write_table(path: PathLike, text: str) -> None:

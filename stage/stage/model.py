@@ -134,6 +134,10 @@ class Stage(nn.Module):
         return self.logits(x[: actors_features.shape[0]])
 
 
+def build_model(args) -> Stage:
+    return Stage(args.num_classes, args.actors_features_size, args.objects_features_size, args.n_heads)
+
+
 def stage_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """BCE with logits averaged over actors x classes (background column included); 0 without actors
     (kept in the autograd graph so every process of a DDP run still takes part)."""
