@@ -107,17 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 @cli_errors
 def main(argv: List[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = set(stages) - {"frames", "flow", "annots"}
     if unknown:
-        raise SystemExit(f"error: unknown stage(s) {sorted(unknown)}")
+        parser.error(f"--stages: unknown stage(s) {sorted(unknown)} (frames, flow, annots)")
+    if "frames" in stages and args.videos is None:
+        parser.error("the frames stage needs --videos")
+    if "annots" in stages and args.csv_dir is None:
+        parser.error("the annots stage needs --csv_dir")
     rgb = args.out / "rgb-images"
     flow = args.out / (args.flow_dir or f"{args.flow_method}-images")
     failed = 0
     if "frames" in stages:
-        if args.videos is None:
-            raise SystemExit("error: the frames stage needs --videos")
         items = [(str(v), str(rgb / yid)) for v, yid in find_videos(args.videos)]
         job = functools.partial(_frames_job, fps=args.fps, quality=args.quality, qscale=args.qscale)
         failed += _report(run_jobs(job, items, workers=args.workers, desc="frames"), f"frames -> {rgb}")
@@ -127,8 +130,6 @@ def main(argv: List[str] | None = None) -> int:
         job = functools.partial(_flow_job, method=args.flow_method, bound=args.bound, quality=args.flow_quality)
         failed += _report(run_jobs(job, items, workers=args.workers, desc=f"{args.flow_method} flow"), f"flow -> {flow}")
     if "annots" in stages:
-        if args.csv_dir is None:
-            raise SystemExit("error: the annots stage needs --csv_dir")
         annots = build_annotations(find_csvs(args.csv_dir), frames_root=rgb, min_frames=args.min_frames)
         path = args.out / "hfiles" / f"Annots_{args.datasubset}.json"
         write_annotation_json(path, annots)

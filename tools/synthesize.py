@@ -24,14 +24,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--size", default="tiny", choices=SIZES, help="tiny: seconds, for tests; demo: models learn")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="processes rendering videos in parallel")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error("--workers must be >= 1")
+    return args
 
 
 @cli_errors
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.workers < 1:
-        raise SystemExit("error: --workers must be >= 1")
     t = time.time()
     summary = write_dataset(args.format, args.out, args.size, args.seed, args.workers)
     print(f"{args.format} ({args.size}, seed {args.seed}) -> {args.out} in {time.time() - t:.1f} s: "

@@ -10,7 +10,7 @@ the video borders), resized to ``size`` (H, W), RGB scaled to [-1, 1] (pytorch-i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -169,7 +169,3 @@ def read_detector_json(path: str, exclude: Sequence[str] = ("person",), min_scor
         except (KeyError, IndexError, TypeError, ValueError) as e:
             raise DataError(path, f"expected {{'detections': [{{'box', 'score', 'class_str'}}]}} ({e})") from None
     return {"boxes": boxes.reshape(-1, 4), "scores": scores}
-
-
-def actor_labels_from(ka: List[KeyframeActors]) -> np.ndarray:
-    return np.concatenate([k.labels for k in ka]) if ka else np.zeros((0, 81), np.float32)

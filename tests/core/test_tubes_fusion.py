@@ -63,7 +63,7 @@ def test_grouped_nms_single_boxes_matches_dofilter_and_tubelets_use_mean_iou(rng
     label = np.repeat(np.arange(3), 20)
     score = scores[np.arange(60), label]
     order = np.lexsort((-score, label))
-    keep = grouped_nms(boxes[order], score[order], label[order], 0.45)
+    keep = grouped_nms(boxes[order], label[order], 0.45)
     for a in range(3):
         rows = order[keep & (label[order] == a)]
         sc = np.zeros((60, 4))
@@ -75,8 +75,8 @@ def test_grouped_nms_single_boxes_matches_dofilter_and_tubelets_use_mean_iou(rng
     b = [0, 0, 10, 10, 50, 50, 60, 60]
     c = [30, 30, 40, 40, 0, 0, 10, 10]
     tub = np.array([a, b, c], float)
-    np.testing.assert_array_equal(grouped_nms(tub, np.array([0.9, 0.8, 0.7]), np.zeros(3), 0.45), [True, False, False])
-    np.testing.assert_array_equal(grouped_nms(tub[[1, 2]], np.array([0.9, 0.8]), np.zeros(2), 0.45), [True, True])
+    np.testing.assert_array_equal(grouped_nms(tub, np.zeros(3), 0.45), [True, False, False])
+    np.testing.assert_array_equal(grouped_nms(tub[[1, 2]], np.zeros(2), 0.45), [True, True])
 
 
 def two_boxes(flow_shift=5):

@@ -72,3 +72,31 @@ def test_dataset_errors_name_the_file(tmp_path):
     with pytest.raises(DataError, match="no '<clip>/<timestamp>.h5'"):
         (tmp_path / "empty").mkdir()
         StageDataset(tmp_path / "empty")
+
+
+def test_slowfast_file_sorted_keyframes_labels_and_objects(tmp_path):
+    """The SlowFast-feature variant: groups '<clip>_<timestamp>' come back sorted by (clip, int(timestamp)),
+    with their boxes / features / 80 labels, objects looked up by clip and timestamp; a group name without a
+    timestamp and a label width other than --num_classes are errors naming the file."""
+    from core.formats.stage_h5 import write_slowfast_h5
+    from stage.data import SlowFastDataset
+
+    def entry(n, value):
+        return {"boxes": np.full((n, 4), 0.5), "features": np.full((n, 6), value), "labels": np.eye(80)[:n]}
+
+    path = tmp_path / "sf.h5"
+    write_slowfast_h5(path, {"clipB_0902": entry(1, 3.0), "clipA_0910": entry(2, 2.0), "clipA_0903": entry(1, 1.0)})
+    objects = tmp_path / "objects.h5"
+    write_object_h5(objects, {("clipA", 903): {"features": np.ones((2, 5)), "boxes": np.zeros((2, 4)),
+                                                "cls_prob": np.zeros((2, 3))}})
+    ds = SlowFastDataset(path, objects, num_classes=80, actors_features_size=6, objects_features_size=5)
+    assert ds.keys() == [("clipA", "0903"), ("clipA", "0910"), ("clipB", "0902")]
+    first = ds[0]
+    assert first["actors_features"].tolist() == [[1.0] * 6] and first["labels"].shape == (1, 80)
+    assert first["objects_features"].shape == (2, 5)
+    assert ds[1]["actors_features"].shape == (2, 6) and ds[2]["objects_features"].shape == (0, 5)
+    write_slowfast_h5(tmp_path / "bad.h5", {"clipA": entry(1, 1.0)})
+    with pytest.raises(DataError, match="bad.h5.*<clip>_<timestamp>"):
+        SlowFastDataset(tmp_path / "bad.h5")
+    with pytest.raises(DataError, match=r"labels \[n, 81\]"):
+        SlowFastDataset(path, num_classes=81)[0]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.simulated_tubes import simulate_detections, synthetic_annotations
 
 from core.formats.act import pyannot_to_act, write_act_gt
 from core.tubes.detfile import from_frames, write_detections
-from core.tubes.simulate import simulate_detections, synthetic_annotations
 from core.tubes.tubes_json import read_tubes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -416,8 +416,3 @@ def write_dataset(fmt: str, out: os.PathLike | str, size: str = "tiny", seed: in
     if fmt == "kinetics":
         return write_kinetics(out, size, seed, workers)
     return write_sth(out, size, seed, workers, version=int(fmt[-1]))
-
-
-def class_table(fmt: str) -> List[ActionClass]:
-    """The action classes of a format, in label-index order."""
-    return {"ucf24": UCF24, "jhmdb": JHMDB, "kinetics": KINETICS, "sthv1": STH, "sthv2": STH}[fmt]

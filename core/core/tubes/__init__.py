@@ -12,8 +12,7 @@ The pipeline of gurkirt/realtime-action-detection's ``online-tubes`` MATLAB code
 
 Modules: ``build`` (detection files -> tubes), ``filtering`` (dofilter, prefilter), ``linking`` (OnlineLinker, link_video), ``trimming``
 (viterbi, trim_paths), ``fusion`` (mean / union-set / boost), ``microtubes`` (AMTNet), ``detfile`` (the
-detectors' per-video detection files), ``tubes_json`` (TUBES.json), ``simulate`` (synthetic detector
-output for tests and demos), ``types``.
+detectors' per-video detection files), ``tubes_json`` (TUBES.json), ``types``.
 """
 
 from .build import build_tubes, build_video_tubes

@@ -45,11 +45,10 @@ def sort_group_then_score(group: np.ndarray, score: np.ndarray) -> np.ndarray:
     return np.lexsort((-score, group))
 
 
-def grouped_nms(boxes: np.ndarray, score: np.ndarray, group: np.ndarray, iou_thresh: float,
-                inclusive: bool = False) -> np.ndarray:
+def grouped_nms(boxes: np.ndarray, group: np.ndarray, iou_thresh: float, inclusive: bool = False) -> np.ndarray:
     """Greedy NMS inside each group, for boxes [M, 4 * k] with the mean IoU over their k boxes.
 
-    Inputs must be sorted by group then score descending; returns a bool keep mask [M]. A box is kept
+    Inputs must be sorted by group then score descending (only the order is used); returns a bool keep mask [M]. A box is kept
     iff no kept box earlier in its group overlaps it by more than ``iou_thresh``. Vectorised over
     groups; decided in rounds (every round settles at least the first undecided box of each group).
     """
@@ -115,7 +114,7 @@ def dofilter(
         index, label, score = index[order], label[order], score[order]
         top = rank_in_group(label) < top_k
         index, label, score = index[top], label[top], score[top]
-        keep = grouped_nms(boxes[index], score, label, nms_thresh)
+        keep = grouped_nms(boxes[index], label, nms_thresh)
         index, label = index[keep], label[keep]
         keep = rank_in_group(label) < keep_top_k
         index, label = index[keep], label[keep]
@@ -142,7 +141,7 @@ def nms_candidates(cand: Candidates, nms_thresh: float = NMS_THRESH, keep_top_k:
         return cand
     order = sort_group_then_score(cand.label, cand.score)
     cand = Candidates(*(a[order] for a in cand))
-    keep = grouped_nms(cand.boxes, cand.score, cand.label, nms_thresh)
+    keep = grouped_nms(cand.boxes, cand.label, nms_thresh)
     cand = Candidates(*(a[keep] for a in cand))
     keep = rank_in_group(cand.label) < keep_top_k
     return Candidates(*(a[keep] for a in cand))
