@@ -57,8 +57,14 @@ def test_idle_pose_is_standing():
     assert abs(p.lean[0]) < 0.05 and p.rot[0] == 0 and p.hop[0] == 0
 
 
+VIDEO_SEED_0_3 = 2613022947
+
+
 def test_video_seed_depends_on_seed_and_index_only():
-    assert scenes.video_seed(0, 3) == scenes.video_seed(0, 3)
+    # a fixed value (numpy's SeedSequence([0, 3, 0]), stable across numpy versions): a dataset written on another
+    # machine or with another worker count renders the same videos
+    assert scenes.video_seed(0, 3) == VIDEO_SEED_0_3
+    assert scenes.video_seed(0, 3, stream=1) != VIDEO_SEED_0_3
     assert len({scenes.video_seed(0, i) for i in range(50)} | {scenes.video_seed(1, i) for i in range(50)}) == 100
 
 

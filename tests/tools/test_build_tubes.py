@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import build_tubes  # tools/ is on sys.path (tests/conftest.py)
 import numpy as np
 import pytest
 from fixtures.simulated_tubes import simulate_detections, synthetic_annotations
@@ -16,8 +17,6 @@ from core.tubes.detfile import from_frames, write_detections
 from core.tubes.tubes_json import read_tubes
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-import build_tubes  # noqa: E402
 
 NUM_CLASSES = 4
 
@@ -49,24 +48,40 @@ def test_cli_writes_tubes_for_every_video(tmp_path):
     assert {t.video for t in read_tubes(out)} == {sorted(db)[0]}
 
 
-def test_cli_fusions(tmp_path):
-    db, dets = write_dataset(tmp_path, 3, level=0.1)
-    # a flow stream over the same boxes with its own scores (so "mean" can pair rows)
-    rng = np.random.default_rng(1)
-    for d in dets.values():
-        frames = []
-        for t in range(1, d.num_frames + 1):
-            b, s = d.frame(t)
-            s2 = s * rng.uniform(0.5, 1.5, s.shape)
-            frames.append((b, s2 / s2.sum(1, keepdims=True)))
-        write_detections(tmp_path / "flow", from_frames(d.video, frames, d.width, d.height, d.num_classes))
-    counts = {}
-    for fusion in ("mean", "union", "boost"):
+def test_cli_fusions_hand_case(tmp_path):
+    """Two classes, 30 frames, the same two boxes in every frame of each stream (pixels; scores are
+    [class 0, class 1, background]):
+
+        RGB:  A  = (20, 20, 80, 120)  [0.55, 0.05, 0.40]     B = (200, 100, 260, 200)  [0.01, 0.01, 0.98]
+        flow: A' = (30, 20, 90, 120)  [0.10, 0.80, 0.10]     B                          [0.90, 0.05, 0.05]
+
+    IoU(A, A') with +1 areas = 51*101 / (2*61*101 - 51*101) = 0.71831. What each fusion must give:
+    none: RGB alone, A as class 0 at 0.55 (and B at 0.01). mean (row by row, RGB boxes): A = [0.325, 0.425]
+    -> class 1 at 0.425; B = [0.455, 0.03] -> class 0 at 0.455. union: each stream's own boxes, A class 0
+    0.55 (RGB), A' class 1 0.80 and B class 0 0.90 (flow). boost: RGB A + 0.71831 x flow A', renormalised:
+    [0.36188, 0.36352, 0.27459] -> class 1 at 0.36352; B + 1.0 x B -> class 0 at 0.455; every flow
+    candidate was used, so none is appended."""
+    a, b, a2 = [20, 20, 80, 120], [200, 100, 260, 200], [30, 20, 90, 120]
+    rgb = (np.array([a, b], float), np.array([[0.55, 0.05, 0.40], [0.01, 0.01, 0.98]]))
+    flow = (np.array([a2, b], float), np.array([[0.10, 0.80, 0.10], [0.90, 0.05, 0.05]]))
+    write_detections(tmp_path / "rgb", from_frames("v", [rgb] * 30, 320, 240, 2))
+    write_detections(tmp_path / "flow", from_frames("v", [flow] * 30, 320, 240, 2))
+
+    def tubes(fusion):
         out = tmp_path / f"{fusion}.json"
-        build_tubes.main(["--detections", str(tmp_path / "det"), "--flow_detections", str(tmp_path / "flow"),
-                          "--fusion", fusion, "--out", str(out), "--workers", "0", "--no_progress"])
-        counts[fusion] = len(read_tubes(out))
-    assert all(n >= len(db) for n in counts.values()), counts
+        build_tubes.main(["--detections", str(tmp_path / "rgb"), "--out", str(out), "--workers", "0",
+                          "--no_progress", "--fusion", fusion,
+                          *(["--flow_detections", str(tmp_path / "flow")] if fusion != "none" else [])])
+        found = read_tubes(out)
+        assert all(len(t) == 30 for t in found)
+        return sorted((t.label, round(float(t.score), 4), tuple(t.boxes[0, :4].tolist())) for t in found)
+
+    boost = 0.55 + 0.71831 * 0.10, 0.05 + 0.71831 * 0.80, 0.40 + 0.71831 * 0.10
+    assert round(boost[1] / sum(boost), 4) == 0.3635 and boost[1] > boost[0]
+    assert tubes("none") == [(0, 0.01, tuple(b)), (0, 0.55, tuple(a))]
+    assert tubes("mean") == [(0, 0.455, tuple(b)), (1, 0.425, tuple(a))]
+    assert tubes("union") == [(0, 0.55, tuple(a)), (0, 0.9, tuple(b)), (1, 0.8, tuple(a2))]
+    assert tubes("boost") == [(0, 0.455, tuple(b)), (1, 0.3635, tuple(a))]
 
 
 def run_main(capsys, args):
@@ -100,7 +115,8 @@ def test_worker_processes_give_the_same_file(tmp_path):
 
 
 def video_map_road(tmp_path: Path, level: float, num_videos: int, seed: int, subprocess_cli: bool = False) -> float:
-    ucf24 = pytest.importorskip("evaluation.ucf24", reason="evaluation.ucf24 (another issue) is not installed yet")
+    from evaluation import ucf24
+
     root = tmp_path / f"level{level}"
     write_dataset(root, num_videos, level, seed)
     tubes = root / "TUBES.json"
