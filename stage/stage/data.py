@@ -271,6 +271,9 @@ def build_loader(args: argparse.Namespace, dataset: Dataset, shuffle: bool, rank
     sampler = KeyframeBatchSampler(len(dataset), args.batch_size, shuffle=shuffle, seed=args.seed, rank=rank,
                                    world_size=world_size)
     collate = BatchCollator(args.temporal_edges, args.tau, use_objects=not args.no_objects)
+    # its own generator: a new iterator every epoch must not draw from the global RNG (dropout), or a run
+    # resumed mid-epoch would see other dropout masks than an uninterrupted one
     return DataLoader(dataset, batch_sampler=sampler, num_workers=args.num_workers, collate_fn=collate,
                       persistent_workers=args.num_workers > 0,  # the batch sampler runs in this process
-                      prefetch_factor=4 if args.num_workers > 0 else None)
+                      prefetch_factor=4 if args.num_workers > 0 else None,
+                      generator=torch.Generator().manual_seed(args.seed))
