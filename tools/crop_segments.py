@@ -23,6 +23,7 @@ from typing import Dict, List, Set, Tuple
 
 from core.cli import ArgumentParser
 from core.errors import DataError, cli_errors
+from core.io import read_text
 from core.video import VIDEO_EXTENSIONS, crop_segment
 from core.video.batch import run_jobs
 
@@ -33,23 +34,22 @@ def read_keys(path: Path) -> List[Key]:
     """Unique (video_id, timestamp) pairs of an AVA csv (annotations, or excluded timestamps), in
     first-appearance order. Only the first two columns are read."""
     keys: Dict[Key, None] = {}
-    with open(path, newline="") as f:
-        for i, row in enumerate(csv.reader(f), 1):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2:
-                raise DataError(
-                    path, f"expected video_id,timestamp,... got {len(row)} column(s)", row=f"row {i}"
-                )
-            try:
-                ts = float(row[1])
-            except ValueError:
-                raise DataError(path, f"timestamp {row[1]!r} is not a number", row=f"row {i}") from None
-            if ts != int(ts) or ts < 0:
-                raise DataError(
-                    path, f"timestamp {row[1]!r} is not a whole number of seconds", row=f"row {i}"
-                )
-            keys[(row[0].strip(), int(ts))] = None
+    for i, row in enumerate(csv.reader(read_text(path).splitlines()), 1):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) < 2:
+            raise DataError(
+                path, f"expected video_id,timestamp,... got {len(row)} column(s)", row=f"row {i}"
+            )
+        try:
+            ts = float(row[1])
+        except ValueError:
+            raise DataError(path, f"timestamp {row[1]!r} is not a number", row=f"row {i}") from None
+        if ts != int(ts) or ts < 0:
+            raise DataError(
+                path, f"timestamp {row[1]!r} is not a whole number of seconds", row=f"row {i}"
+            )
+        keys[(row[0].strip(), int(ts))] = None
     return list(keys)
 
 

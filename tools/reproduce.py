@@ -21,7 +21,7 @@ import sys
 import time
 from typing import List, Optional
 
-from core.cli import ArgumentParser, format_duration
+from core.cli import ArgumentParser, CommandError, format_duration
 from core.errors import cli_errors
 
 PAPERS = ("amtnet", "stage", "kinetics2stream", "acam", "stabn")
@@ -64,8 +64,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise
     work_dir = args.work_dir or os.path.join("runs", args.paper)
     start = time.time()
-    text = recipe.run(data_root=args.data_root, mode=args.mode, work_dir=work_dir, extra=args.extra,
-                      seeds=args.seeds)
+    try:
+        text = recipe.run(data_root=args.data_root, mode=args.mode, work_dir=work_dir, extra=args.extra,
+                          seeds=args.seeds)
+    except CommandError as e:
+        # the step's own one-line error (bad input: exit 2), or its last line, and where its log is
+        errors = [line for line in e.tail.splitlines() if line.startswith("error:")]
+        why = errors[-1][len("error:"):].strip() if errors else (e.tail.splitlines() or ["(no output)"])[-1]
+        step = next((a for a in e.cmd[1:] if a.endswith(".py")), e.cmd[0])
+        print(f"error: {step} failed (exit {e.returncode}): {why} (log: {e.log_path})", file=sys.stderr)
+        return 2 if e.returncode == 2 else 1
     print(text)
     print(f"\n{args.paper} ({args.mode}): table.md and claims.md written to {work_dir} in "
           f"{format_duration(time.time() - start)}")

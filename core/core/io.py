@@ -131,6 +131,28 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         f.write(data)
 
 
+def read_text(path: PathLike) -> str:
+    """A UTF-8 text file's contents; a file that is not UTF-8 text is a :class:`DataError` naming it."""
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not a UTF-8 text file (byte {e.start})") from None
+
+
+def read_json(path: PathLike) -> Any:
+    """Parse a JSON file; a file that is not UTF-8 JSON is a :class:`DataError` naming it and the line."""
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"not valid JSON ({e.msg})", f"line {e.lineno}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not a UTF-8 text file (byte {e.start}): expected JSON") from None
+
+
 def atomic_write_json(path: PathLike, obj: Any, indent: int | None = 2) -> None:
     atomic_write_text(path, json.dumps(obj, indent=indent) + "\n")
 

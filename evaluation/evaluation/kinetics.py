@@ -21,7 +21,6 @@ truth; here labels named in the annotation file's class list are accepted (they 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -29,7 +28,7 @@ import numpy as np
 
 from core.errors import DataError, cli_errors
 from core.formats.kinetics import read_kinetics_csv
-from core.io import atomic_write_json
+from core.io import atomic_write_json, read_json
 from core.metrics import classification_ap, hit_at_k
 from evaluation.report import nan_to_none, print_table
 
@@ -46,11 +45,7 @@ def read_ground_truth(path: str, subset: Optional[str] = None) -> Tuple[List[Tup
         pairs = list(zip(df["youtube_id"].astype(str), df["label"].astype(str)))
         extra: List[str] = []
     else:
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise DataError(path, f"not valid json ({e.msg})", f"line {e.lineno}") from None
+        data = read_json(path)
         if not isinstance(data, dict) or "database" not in data:
             raise DataError(path, "expected a json object with a 'database' key")
         pairs = []
@@ -79,11 +74,7 @@ def read_ground_truth(path: str, subset: Optional[str] = None) -> Tuple[List[Tup
 
 def read_predictions(path: str, class_index: Dict[str, int]):
     """-> (video [P] str, label [P] int, score [P]) in file order."""
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"not valid json ({e.msg})", f"line {e.lineno}") from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise DataError(path, "expected a json object with 'results': {video: [{label, score}, ...]}")
     videos, labels, scores = [], [], []

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from core.io import PathLike, atomic_open, atomic_write_text
+from core.io import PathLike, atomic_open, atomic_write_text, read_text
 
 # The 60 action ids evaluated by the ActivityNet challenge (80 minus 20 rare classes).
 AVA_EVAL_IDS: List[int] = [
@@ -163,8 +163,7 @@ def write_ava_csv(path: PathLike, df: pd.DataFrame, box_decimals: Optional[int] 
 def read_labelmap(path: PathLike) -> List[Dict[str, object]]:
     """Parse a label-map pbtxt of either flavour -> [{'id': int, 'name': str, 'type': str | None}, ...]."""
     path = str(path)
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    text = read_text(path)
     classes = []
     for m in re.finditer(r"\b(item|label)\s*\{(.*?)\}", text, flags=re.S):
         body = m.group(2)
@@ -203,18 +202,17 @@ def read_exclusions(path: PathLike) -> Set[Tuple[str, int]]:
     """Excluded keyframes ``video_id,timestamp`` -> set of (video_id, int timestamp)."""
     path = str(path)
     out: Set[Tuple[str, int]] = set()
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.split(",")
-            if len(parts) != 2:
-                raise DataError(path, f"expected 2 columns video_id,timestamp, got {len(parts)}", f"row {lineno}")
-            try:
-                out.add((parts[0], int(parts[1])))
-            except ValueError:
-                raise DataError(path, f"expected an integer timestamp, got {parts[1]!r}", f"row {lineno}") from None
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.split(",")
+        if len(parts) != 2:
+            raise DataError(path, f"expected 2 columns video_id,timestamp, got {len(parts)}", f"row {lineno}")
+        try:
+            out.add((parts[0], int(parts[1])))
+        except ValueError:
+            raise DataError(path, f"expected an integer timestamp, got {parts[1]!r}", f"row {lineno}") from None
     return out
 
 

@@ -20,14 +20,13 @@ true when the frame folder ``<frames_root>/<youtube_id>/`` holds more than 15 jp
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, Mapping, Optional
 
 import pandas as pd
 
 from core.errors import DataError
-from core.io import PathLike, atomic_open, atomic_write_json
+from core.io import PathLike, atomic_open, atomic_write_json, read_json
 
 REQUIRED = ["youtube_id", "time_start", "time_end", "split"]
 
@@ -36,7 +35,12 @@ def read_kinetics_csv(path: PathLike) -> pd.DataFrame:
     """Read a Kinetics csv -> DataFrame with columns label (None for the label-less test file),
     youtube_id, time_start (int), time_end (int), split, and is_cc when present."""
     path = str(path)
-    df = pd.read_csv(path, dtype={"youtube_id": str, "label": str, "split": str}, keep_default_na=False)
+    try:
+        df = pd.read_csv(path, dtype={"youtube_id": str, "label": str, "split": str}, keep_default_na=False)
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not a UTF-8 csv file (byte {e.start})") from None
+    except pd.errors.ParserError as e:
+        raise DataError(path, f"not a csv file ({str(e).strip().splitlines()[-1]})") from None
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise DataError(path, f"expected a header with columns {REQUIRED} (and label), missing {missing}", "row 1")
@@ -98,11 +102,7 @@ def build_annotations(csvs: Mapping[str, PathLike], frames_root: Optional[PathLi
 
 def read_annotation_json(path: PathLike) -> Dict[str, Any]:
     path = str(path)
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"not valid json ({e.msg})", f"line {e.lineno}") from None
+    data = read_json(path)
     if not isinstance(data, dict) or "database" not in data or "classes" not in data:
         raise DataError(path, "expected a json object with keys 'database' and 'classes'")
     for yid, v in data["database"].items():

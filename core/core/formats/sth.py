@@ -14,11 +14,10 @@ separated; frames ``<prefix>/<frame_dir>/<tmpl.format(i)>`` with i from 1.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from core.errors import DataError
-from core.io import PathLike, atomic_write_json, atomic_write_text
+from core.io import PathLike, atomic_write_json, atomic_write_text, read_json
 
 
 def _lines(path: str) -> List[Tuple[int, str]]:
@@ -51,18 +50,10 @@ def write_v1_split(path: PathLike, rows: Iterable[Tuple[str, Optional[str]]]) ->
     atomic_write_text(path, "".join(f"{v};{t}\n" if t is not None else f"{v}\n" for v, t in rows))
 
 
-def _read_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"not valid json ({e.msg})", f"line {e.lineno}") from None
-
-
 def read_v2_labels(path: PathLike) -> Dict[str, int]:
     """``{template: "index"}`` -> {template: int index}."""
     path = str(path)
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DataError(path, "expected a json object mapping template -> index")
     try:
@@ -77,7 +68,7 @@ def write_v2_labels(path: PathLike, labels: Dict[str, int]) -> None:
 
 def read_v2_split(path: PathLike) -> List[Dict[str, Any]]:
     path = str(path)
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, list):
         raise DataError(path, "expected a json list of videos")
     for i, item in enumerate(data):

@@ -17,7 +17,7 @@ from typing import Iterable, List
 import numpy as np
 
 from core.errors import DataError
-from core.io import PathLike, atomic_write_text
+from core.io import PathLike, atomic_write_text, read_json
 
 from .types import Tube
 
@@ -37,11 +37,7 @@ def write_tubes(path: PathLike, tubes: Iterable[Tube]) -> None:
 def read_tubes(path: PathLike) -> List[Tube]:
     """Read and validate TUBES.json."""
     path = str(path)
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"not valid JSON ({e})") from None
+    data = read_json(path)
     if not isinstance(data, list):
         raise DataError(path, f"expected a JSON list of tubes, got {type(data).__name__}")
     tubes = []
