@@ -20,14 +20,15 @@ from amtnet.engine import run_late_fusion, test_checkpoint
 from amtnet.options import data_root_or_synthetic, parse_test_args, run_dir
 from core.errors import DataError, cli_errors
 from core.io import load_weights
-from core.train import CheckpointManager, cleanup, init_distributed
+from core.train.checkpoint import CheckpointManager
+from core.train.distributed import init_distributed, launch
 
 
-def test(args) -> int:
+def test(args) -> None:
     data_root_or_synthetic(args)
     if args.late_fusion:
         run_late_fusion(args)
-        return 0
+        return
     info = init_distributed(args.device)
 
     # which checkpoints: --checkpoint, --eval_iters of this run, or its latest
@@ -53,16 +54,11 @@ def test(args) -> int:
             out = args.out_dir if args.out_dir and len(ckpts) * len(gaps) == 1 else \
                 os.path.join(args.out_dir or base_dir, f"test-{it:06d}-eg{gap:02d}")
             test_checkpoint(args, path, gap, out, info)
-    return 0
 
 
 @cli_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_test_args(argv)
-    try:
-        return test(args)
-    finally:
-        cleanup()
+    return launch(test, parse_test_args(argv))
 
 
 if __name__ == "__main__":

@@ -27,28 +27,23 @@ from amtnet.priors import prior_boxes
 from amtnet.weights import init_model, single_stream_path
 from core.errors import cli_errors
 from core.io import torch_save_atomic
-from core.train import (
-    CheckpointManager,
-    SmoothedValue,
-    WarmupMultiStepLR,
-    barrier,
-    cleanup,
-    grad_scaler,
+from core.train.amp import grad_scaler
+from core.train.checkpoint import CheckpointManager, load_weights_into, resume
+from core.train.data import make_train_loader, resume_batches
+from core.train.distributed import (
     init_distributed,
     is_main_process,
-    load_weights_into,
-    make_metric_logger,
-    make_train_loader,
+    launch,
     place_model,
-    resume,
-    resume_batches,
-    seed_everything,
     unwrap_model,
     wrap_ddp,
 )
+from core.train.logger import SmoothedValue, make_metric_logger
+from core.train.schedules import WarmupMultiStepLR
+from core.train.seed import seed_everything
 
 
-def train(args) -> int:
+def train(args) -> None:
     if not args.cuda and args.device == "auto":
         args.device = "cpu"
     if args.visdom:
@@ -125,17 +120,11 @@ def train(args) -> int:
         path = single_stream_path(args.save_root, args.input_type_base, args.train_split)
         torch_save_atomic(unwrap_model(net).state_dict(), path)
         log(f"single-stream weights for fusion runs: {path}")
-    barrier()
-    return 0
 
 
 @cli_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_train_args(argv)
-    try:
-        return train(args)
-    finally:
-        cleanup()
+    return launch(train, parse_train_args(argv))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import List, Optional
 
 from core.errors import DataError, cli_errors
-from core.train import cleanup, init_distributed, is_main_process
+from core.train.distributed import init_distributed, is_main_process, launch
 from kinetics2stream.data import KineticsFrames, build_transform, input_spec
 from kinetics2stream.engine import test_checkpoint
 from kinetics2stream.options import parse_test_args, run_dir
 
 
-def test(args) -> int:
+def test(args) -> None:
     info = init_distributed(args.device)
     size = args.isize or input_spec(args.arch)[0]
     root = str(Path(args.root) / args.dataset)
@@ -47,16 +47,11 @@ def test(args) -> int:
         with open(out / "test_log.txt", "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
             f.write(json.dumps({"args": vars(args)}, default=str) + "\n")
-    return 0
 
 
 @cli_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_test_args(argv)
-    try:
-        return test(args)
-    finally:
-        cleanup()
+    return launch(test, parse_test_args(argv))
 
 
 if __name__ == "__main__":

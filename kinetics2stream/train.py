@@ -21,31 +21,20 @@ import torch
 
 from core.errors import DataError, cli_errors
 from core.io import atomic_write_json
-from core.train import (
-    CheckpointManager,
-    SmoothedValue,
-    WarmupMultiStepLR,
-    args_to_dict,
-    barrier,
-    cleanup,
-    init_distributed,
-    is_main_process,
-    load_weights_into,
-    make_eval_loader,
-    make_metric_logger,
-    make_train_loader,
-    resume,
-    resume_batches,
-    seed_everything,
-    wrap_ddp,
-)
+from core.train.args import args_to_dict
+from core.train.checkpoint import CheckpointManager, load_weights_into, resume
+from core.train.data import make_eval_loader, make_train_loader, resume_batches
+from core.train.distributed import init_distributed, is_main_process, launch, wrap_ddp
+from core.train.logger import SmoothedValue, make_metric_logger
+from core.train.schedules import WarmupMultiStepLR
+from core.train.seed import seed_everything
 from kinetics2stream.data import KineticsFrames, build_transform, input_spec
 from kinetics2stream.engine import train_loop
 from kinetics2stream.model import build_model, load_imagenet, param_groups
 from kinetics2stream.options import exp_name, parse_train_args, pretrained_path, run_dir
 
 
-def train(args) -> int:
+def train(args) -> None:
     info = init_distributed(args.device)
     seed_everything(args.seed + info.rank, deterministic=args.deterministic)
     root = os.path.join(args.root, args.dataset)
@@ -98,17 +87,11 @@ def train(args) -> int:
                    scheduler, manager, logger, info.device, start, best_top1, out)
     finally:
         logger.close()
-    barrier()
-    return 0
 
 
 @cli_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_train_args(argv)
-    try:
-        return train(args)
-    finally:
-        cleanup()
+    return launch(train, parse_train_args(argv))
 
 
 if __name__ == "__main__":

@@ -19,25 +19,18 @@ from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
-import torch
 
 from core.errors import DataError, cli_errors
 from core.io import atomic_write_json
-from core.train import (
-    CheckpointManager,
-    all_gather_object,
-    cleanup,
-    init_distributed,
-    is_main_process,
-    load_weights_into,
-)
+from core.train.checkpoint import CheckpointManager, load_weights_into
+from core.train.distributed import all_gather_object, init_distributed, is_main_process, launch
 from stage.data import build_dataset, build_loader
 from stage.engine import evaluate_ava, predict, table_markdown, write_results_csv, write_table
 from stage.model import build_model
 from stage.options import parse_test_args
 
 
-def test(args) -> dict:
+def test(args) -> None:
     info = init_distributed(args.device)
     out = Path(args.output_dir)
     model = build_model(args).to(info.device)
@@ -52,7 +45,6 @@ def test(args) -> dict:
     loader = build_loader(args, dataset, shuffle=False, rank=info.rank, world_size=info.world_size)
     keys, boxes, probs = predict(model, loader, info.device, progress=is_main_process())
     parts = all_gather_object((keys, boxes, probs))
-    result: dict = {}
     if is_main_process():
         keys = [k for p in parts for k in p[0]]
         boxes = np.concatenate([p[1] for p in parts if len(p[1])] or [np.zeros((0, 4))])
@@ -66,18 +58,11 @@ def test(args) -> dict:
             table = table_markdown([(args.name, result)], "frame-mAP@0.5 (%)")
             write_table(out / "table.md", table)
             print(table)
-    return result
 
 
 @cli_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_test_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    try:
-        test(args)
-    finally:
-        cleanup()
-    return 0
+    return launch(test, parse_test_args(argv))
 
 
 if __name__ == "__main__":

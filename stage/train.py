@@ -20,27 +20,17 @@ import torch
 
 from core.errors import cli_errors
 from core.io import atomic_write_json
-from core.train import (
-    CheckpointManager,
-    JsonLinesWriter,
-    MetricLogger,
-    TensorboardWriter,
-    barrier,
-    cleanup,
-    init_distributed,
-    is_main_process,
-    load_weights_into,
-    resume,
-    seed_everything,
-    wrap_ddp,
-)
+from core.train.checkpoint import CheckpointManager, load_weights_into, resume
+from core.train.distributed import init_distributed, is_main_process, launch, wrap_ddp
+from core.train.logger import JsonLinesWriter, MetricLogger, TensorboardWriter
+from core.train.seed import seed_everything
 from stage.data import build_dataset, build_loader
 from stage.engine import train_epochs
 from stage.model import build_model
 from stage.options import parse_train_args
 
 
-def train(args) -> dict:
+def train(args) -> None:
     info = init_distributed(args.device)
     torch.set_num_threads(max(1, torch.get_num_threads() // info.world_size))
     out = Path(args.output_dir)
@@ -81,18 +71,11 @@ def train(args) -> dict:
                  extra={"epoch_iter": per_epoch}, name="final_model.pth")
     if is_main_process() and stats["epochs"]:
         atomic_write_json(out / "train_stats.json", stats)
-    barrier()
-    return stats
 
 
 @cli_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_train_args(argv)
-    try:
-        train(args)
-    finally:
-        cleanup()
-    return 0
+    return launch(train, parse_train_args(argv))
 
 
 if __name__ == "__main__":

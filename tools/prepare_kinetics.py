@@ -84,7 +84,7 @@ def _report(results, what: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--out", required=True, type=Path, help="<root>/kinetics")
     p.add_argument("--videos", type=Path, help="folder of downloaded clips (for the frames stage)")
     p.add_argument("--csv_dir", type=Path, help="folder of the Kinetics csv files (for the annots stage)")

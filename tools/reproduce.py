@@ -36,7 +36,7 @@ def _seeds(text: str) -> List[int]:
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n", 2)[2],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paper", choices=PAPERS)
     p.add_argument("--data_root", default=None, help="real (or prepared) dataset root; default: synthetic data")
     mode = p.add_mutually_exclusive_group()

@@ -34,21 +34,12 @@ from core.cli import ArgumentParser
 from core.errors import DataError, cli_errors
 from core.formats import ava
 from core.io import atomic_write_json, torch_save_atomic
-from core.train import (
-    CheckpointManager,
-    SmoothedValue,
-    add_common_args,
-    cleanup,
-    init_distributed,
-    iters_per_epoch,
-    make_metric_logger,
-    make_train_loader,
-    resume,
-    resume_batches,
-    seed_everything,
-    unwrap_model,
-    wrap_ddp,
-)
+from core.train.args import add_common_args
+from core.train.checkpoint import CheckpointManager, resume
+from core.train.data import iters_per_epoch, make_train_loader, resume_batches
+from core.train.distributed import cleanup, init_distributed, unwrap_model, wrap_ddp
+from core.train.logger import SmoothedValue, make_metric_logger
+from core.train.seed import seed_everything
 from stage.features import keyframe_actors, load_clip, roi_tail
 
 NUM_CLASSES = 81
@@ -96,7 +87,7 @@ class KeyframeClips(Dataset):
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n", 2)[2],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_root", required=True, help="AVA layout: movies/trainval/*.mp4, annotations/*.csv")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--width", type=float, default=0.25, help="I3D channel width multiplier (1 = the real I3D)")

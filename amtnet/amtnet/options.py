@@ -56,7 +56,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def get_train_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description="Train AMTNet (action micro-tubes: SSD300 on two frames, optional "
-                                            "two-stream fusion).")
+                       "two-stream fusion).")
     add_model_args(p)
     p.add_argument("--jaccard_threshold", default=0.5, type=float, help="prior matching IoU threshold")
     p.add_argument("--batch_size", default=4, type=int, help="micro-tubes per iteration (per process)")
@@ -92,7 +92,7 @@ def get_train_parser() -> argparse.ArgumentParser:
 
 def get_test_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description="Test AMTNet over every frame of the test videos: detections, "
-                                            "frame-mAP, tubes, video-mAP, table.md.")
+                       "frame-mAP, tubes, video-mAP, table.md.")
     add_model_args(p)
     p.set_defaults(topk=20)
     p.add_argument("--eval_iters", default="", help="comma list of checkpoint iterations (default: the latest)")
@@ -114,7 +114,9 @@ def get_test_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+def _parse(p: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
+    """Parse ``argv`` and check the flags train.py and test.py share (a bad one is a usage error, exit 2)."""
+    args = p.parse_args(argv)
     if args.ssd_dim != 300:
         p.error("--ssd_dim: only 300 is supported (the v2 priors need 38/19/10/5/3/1 maps)")
     if args.version != "v2":
@@ -127,15 +129,12 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Nam
 
 
 def parse_train_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse and check train.py's flags (a bad combination is a usage error, exit 2)."""
-    p = get_train_parser()
-    return _check(p, p.parse_args(argv))
+    return _parse(get_train_parser(), argv)
 
 
 def parse_test_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse and check test.py's flags (a bad combination is a usage error, exit 2)."""
     p = get_test_parser()
-    args = _check(p, p.parse_args(argv))
+    args = _parse(p, argv)
     if args.late_fusion:
         if not (args.rgb_dir and args.flow_dir and args.out_dir):
             p.error("--late_fusion needs --rgb_dir, --flow_dir and --out_dir")

@@ -38,7 +38,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 def get_train_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description="Train a frame-level Kinetics classifier (one stream: RGB frames or "
-                                            "optical-flow images).")
+                       "optical-flow images).")
     add_data_args(p)
     p.add_argument("--max_iterations", type=int, default=250000)
     p.add_argument("--start-iteration", dest="start_iteration", type=int, default=0,
@@ -85,7 +85,7 @@ def parse_train_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def get_test_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description="Score every 2nd frame of every validation video with trained "
-                                            "checkpoints; frame and video metrics.")
+                       "checkpoints; frame and video metrics.")
     add_data_args(p)
     p.add_argument("--test-iterations", "--test_iterations", dest="test_iterations", default="30000,60000",
                    help="checkpoints to test: iterations (checkpoints/model_<iter>.pth) and/or 'best'")
@@ -109,7 +109,7 @@ def parse_test_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def get_eval_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description="Video-level evaluation (hit@1, hit@5, mean, mean-error, mAP) and "
-                                            "RGB+Flow fusion.")
+                       "RGB+Flow fusion.")
     add_data_args(p)
     p.add_argument("--test-iteration", "--test_iteration", dest="test_iteration", default="60000",
                    help="run-folder mode: the checkpoint tag test.py used (an iteration or 'best')")

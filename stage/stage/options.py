@@ -32,7 +32,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def get_train_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description="Train STAGE on precomputed actor/object features "
-                                            "(aimagelab/STAGE_action_detection's train.py).")
+                       "(aimagelab/STAGE_action_detection's train.py).")
     p.add_argument("--actors_dir", help="root of the per-keyframe actor h5 files (<clip>/<timestamp>.h5)")
     p.add_argument("--objects_file", help="the objects h5 file")
     p.add_argument("--output_dir", required=True, help="checkpoints, last_checkpoint, log.txt")
@@ -51,7 +51,7 @@ def get_train_parser() -> argparse.ArgumentParser:
 
 def get_test_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description="Run a trained STAGE on validation features, write results.csv (AVA "
-                                            "format) and evaluate it.")
+                       "format) and evaluate it.")
     p.add_argument("--actors_dir", help="root of the validation actor h5 files")
     p.add_argument("--objects_dir", "--objects_file", dest="objects_file", help="the objects h5 file")
     p.add_argument("--output_dir", required=True, help="holds last_checkpoint; results.csv is written here")
@@ -65,7 +65,9 @@ def get_test_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+def _parse(p: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
+    """Parse ``argv`` and check the flags train.py and test.py share (a bad one is a usage error, exit 2)."""
+    args = p.parse_args(argv)
     if not (args.actors_dir or args.slowfast_file):
         p.error("--actors_dir (or --slowfast_file) is required")
     if args.batch_size < 1:
@@ -78,14 +80,13 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Nam
     return args
 
 
-def parse_train_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    p = get_train_parser()
-    return _check(p, p.parse_args(argv))
-
-
 def parse_test_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = get_test_parser()
-    args = _check(p, p.parse_args(argv))
+    args = _parse(p, argv)
     if args.groundtruth and not args.labelmap:
         p.error("--groundtruth needs --labelmap")
     return args
+
+
+def parse_train_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    return _parse(get_train_parser(), argv)

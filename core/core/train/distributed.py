@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, List, Optional, Sequence, TypeVar, Union
 
 import torch
 import torch.distributed as dist
@@ -258,3 +258,17 @@ def cleanup() -> None:
         except RuntimeError:  # a peer is already gone: nothing left to wait for
             pass
         dist.destroy_process_group()
+
+
+def launch(fn: Callable[[T], Optional[int]], args: T) -> int:
+    """Run a script's ``fn(args)`` and leave the process group however it ends (what every ``main`` does);
+    returns ``fn``'s exit status, 0 when it returns None::
+
+        @cli_errors
+        def main(argv=None) -> int:
+            return launch(train, parse_train_args(argv))
+    """
+    try:
+        return fn(args) or 0
+    finally:
+        cleanup()
