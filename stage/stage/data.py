@@ -217,14 +217,16 @@ class BatchCollator:
     (t, h, w) here, in the loader workers: the model's first step, and far less to transfer.
 
     ``temporal``: ``batch`` (original), ``video`` (no edges across clips) or ``none``.
-    ``use_objects=False`` drops the object nodes (ablation).
+    ``use_objects=False`` drops the object nodes (ablation). ``relations=False`` links every actor only to itself
+    (no objects, no edges between actors): the per-actor baseline.
     """
 
-    def __init__(self, temporal: str = "batch", tau: float = 1.0, use_objects: bool = True):
+    def __init__(self, temporal: str = "batch", tau: float = 1.0, use_objects: bool = True, relations: bool = True):
         keyframe_links(1, temporal, ["x"])  # validates the mode
         self.temporal = temporal
         self.tau = tau
-        self.use_objects = use_objects
+        self.use_objects = use_objects and relations
+        self.relations = relations
 
     def __call__(self, items: Sequence[Item]) -> Dict[str, Any]:
         feats = [torch.as_tensor(it["actors_features"]) for it in items]
@@ -241,8 +243,11 @@ class BatchCollator:
         act_boxes = torch.cat([torch.as_tensor(it["actors_boxes"]).reshape(-1, 4) for it in items])
         frames = torch.arange(len(items))
         link = keyframe_links(len(items), self.temporal, [it["clip"] for it in items])
-        adj = build_adjacency(act_boxes, obj_boxes, frames.repeat_interleave(n_act), frames.repeat_interleave(n_obj),
-                              link, self.tau)
+        if self.relations:
+            adj = build_adjacency(act_boxes, obj_boxes, frames.repeat_interleave(n_act),
+                                  frames.repeat_interleave(n_obj), link, self.tau)
+        else:
+            adj = torch.eye(len(act_boxes))
         return {
             "actors_features": torch.cat(feats).float(),
             "actors_boxes": act_boxes.float(),
@@ -270,7 +275,8 @@ def build_loader(args: argparse.Namespace, dataset: Dataset, shuffle: bool, rank
     """Batches of consecutive keyframes (they share temporal edges), this rank's share, graph built in workers."""
     sampler = KeyframeBatchSampler(len(dataset), args.batch_size, shuffle=shuffle, seed=args.seed, rank=rank,
                                    world_size=world_size)
-    collate = BatchCollator(args.temporal_edges, args.tau, use_objects=not args.no_objects)
+    collate = BatchCollator(args.temporal_edges, args.tau, use_objects=not args.no_objects,
+                            relations=not getattr(args, "no_relations", False))
     # its own generator: a new iterator every epoch must not draw from the global RNG (dropout), or a run
     # resumed mid-epoch would see other dropout masks than an uninterrupted one
     return DataLoader(dataset, batch_sampler=sampler, num_workers=args.num_workers, collate_fn=collate,

@@ -27,6 +27,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="batch: to the previous/next keyframe of the batch (original); video: only inside one "
                         "clip; none: no temporal edges (ablation)")
     p.add_argument("--no_objects", action="store_true", help="leave the object nodes out of the graph (ablation)")
+    p.add_argument("--no_relations", action="store_true",
+                   help="the like-for-like baseline: each actor node linked only to itself (no actor, object or "
+                        "temporal edges), i.e. STAGE's layers as a per-actor head on the same features")
     p.add_argument("--tau", type=float, default=1.0, help="edge weight exp(-tau * centre distance)")
 
 
@@ -68,6 +71,8 @@ def get_test_parser() -> argparse.ArgumentParser:
 def _parse(p: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
     """Parse ``argv`` and check the flags train.py and test.py share (a bad one is a usage error, exit 2)."""
     args = p.parse_args(argv)
+    if args.no_relations:  # no object nodes to read, no temporal links to build
+        args.no_objects, args.temporal_edges = True, "none"
     if not (args.actors_dir or args.slowfast_file):
         p.error("--actors_dir (or --slowfast_file) is required")
     if args.batch_size < 1:

@@ -177,6 +177,9 @@ def test_ablation_flags_change_the_graph_as_expected(feats):
     assert (no_time["adj"][:na, :na][across] == 0).all() and (no_time["adj"][:na, :na][~across] > 0).all()
     _, no_obj = batch("--no_objects")
     assert no_obj["adj"].shape == (na, na) and no_obj["objects_features"].shape == (0, CO)
+    base_args, alone = batch("--no_relations")  # the baseline: each actor linked only to itself
+    assert base_args.no_objects and base_args.temporal_edges == "none"
+    assert torch.equal(alone["adj"], torch.eye(na))
 
     torch.manual_seed(0)
     model = build_model(args).eval()
@@ -188,6 +191,11 @@ def test_ablation_flags_change_the_graph_as_expected(feats):
         ref = logits(full)
         assert not torch.allclose(ref, logits(no_obj), atol=1e-4)
         assert not torch.allclose(ref, logits(no_time), atol=1e-4)
+        # without relations an actor's logits do not depend on the other actors: the same as a batch of one
+        single = {k: v[:1] for k, v in alone.items() if k in ("actors_features", "actors_boxes")}
+        single.update(objects_features=alone["objects_features"], objects_boxes=alone["objects_boxes"],
+                      adj=torch.eye(1))
+        torch.testing.assert_close(logits(alone)[:1], logits(single))
 
 
 def test_interrupted_run_resumes_bitwise(feats, tmp_path):
@@ -215,3 +223,30 @@ def test_interrupted_run_resumes_bitwise(feats, tmp_path):
     resumed = train(b, "--resume", "auto")
     for k, v in straight.items():
         assert torch.equal(v, resumed[k]), k
+
+
+@pytest.mark.parametrize("seeds", [pytest.param([0, 1], marks=pytest.mark.slow), [0]], ids=["2 seeds", "1 seed"])
+def test_recipe_claims_path_on_tiny(tmp_path, monkeypatch, seeds):
+    """tools/reproduce.py stage --claims on the tiny synthetic AVA (a 1/16-width I3D for one epoch, STAGE for two):
+    the backbone row, the per-actor baseline and the three STAGE rows, table.md, and claims.md with one row per
+    claim, each counted over the seeds."""
+    from recipes import stage as recipe
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    data = tmp_path / "ava"
+    write_dataset("ava", data, "tiny", 0, 1)
+    text = recipe.run(str(data), "claims", str(tmp_path / "work"),
+                      ["--width", "0.0625", "--frames", "4", "--size", "48", "64", "--epochs_i3d", "1",
+                       "--epochs_stage", "2", "--workers", "1"], seeds=seeds)
+    work = tmp_path / "work"
+    table = (work / "table.md").read_text()
+    names = [line.split("|")[1].strip() for line in table.splitlines()
+             if line.startswith("| ") and not line.startswith("| method") and "%" not in line.split("|")[2]]
+    assert names[:5] == [recipe.BACKBONE, recipe.BASELINE, "STAGE", "STAGE w/o temporal edges", "STAGE w/o objects"]
+    assert "instances per class" in table
+    for seed in seeds:
+        assert (work / "stage" / f"seed{seed}" / "metrics.json").is_file()
+    claims = (work / "claims.md").read_text()
+    rows = [line for line in claims.splitlines() if line.startswith("| ") and not line.startswith("| claim")]
+    assert len(rows) == len(recipe.claims([json.loads((work / "results.json").read_text())["runs"][0]]))
+    assert all(f"/{len(seeds)} seeds" in r for r in rows) and claims in text
