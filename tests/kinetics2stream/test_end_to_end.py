@@ -204,3 +204,26 @@ def test_interrupted_run_resumes_bitwise(tiny_kinetics, tmp_path):
     assert resumed["iteration"] == straight["iteration"] == 6
     for k, v in straight["model"].items():
         assert torch.equal(v, resumed["model"][k]), k
+
+
+def test_recipe_claims_path_on_tiny(tiny_kinetics, tmp_path, monkeypatch):
+    """tools/reproduce.py kinetics2stream --claims end to end on the tiny set (2 iterations per stream, 2 seeds):
+    per-seed runs, the table as mean ± std over the seeds, table.md and claims.md with one row per claim."""
+    from recipes import kinetics2stream as recipe
+
+    monkeypatch.setattr(recipe, "synthetic_data", lambda work: tiny_kinetics)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    text = recipe.run(None, "claims", str(tmp_path / "work"),
+                      ["--max_iterations", "2", "--step_values", "1", "--val_step", "2", "-b", "4", "--isize", "32",
+                       "--num_workers", "0"], seeds=[0, 1])
+    work = tmp_path / "work"
+    for seed in (0, 1):
+        assert (work / "runs-claims" / f"seed{seed}" / "fused" / "results_val_fused.json").is_file()
+    table = (work / "table.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| RGB") or line.startswith("| Flow")]
+    assert [r.split("|")[1].strip() for r in rows[:3]] == ["RGB", "Flow", "RGB+FLOW"]
+    assert all(r.count("±") == 5 for r in rows[:3])  # every column is mean ± std over the 2 seeds
+    claims = (work / "claims.md").read_text()
+    claim_rows = [line for line in claims.splitlines() if line.startswith("| ") and not line.startswith("| claim")]
+    assert len(claim_rows) == 2 and all("2 seeds" in r for r in claim_rows)
+    assert claims in text and table.rstrip() in text

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from core.cli import markdown_table
 from core.formats.kinetics import read_annotation_json
 from kinetics2stream.options import add_data_args, run_dir
 
-from .common import Claim, finish, run_step
+from .common import Claim, finish, fmt_mean_std, mean_std, run_step
 
 STREAMS = (("RGB", "rgb"), ("Flow", "farneback"))
 
@@ -42,11 +42,18 @@ SYNTHETIC = dict(arch="resnet18", isize=48, batch=16, lr=0.02, frame_step=2, fre
                  streams=dict(rgb=["--isize", "64", "--min_crop_area", "0.3", "--color_jitter", "0.3", "--wd", "5e-4"],
                               farneback=[]),
                  full=dict(iters=1000, steps="800,950", val_step=500),
+                 claims=dict(iters=400, steps="300,380", val_step=400, seeds=(0, 1, 2)),
                  quick=dict(iters=200, steps="150,190", val_step=200))
 # Real data: the HEAD README's ResNet-101 Mini-200 run (60K iterations, x0.1 at 25K, 40K, 55K).
 REAL = dict(arch="resnet101", isize=112, batch=64, lr=0.0005, frame_step=6, freeze_bn=1, streams=dict(rgb=[], farneback=[]),
             full=dict(iters=60000, steps="25000,40000,55000", val_step=10000),
             quick=dict(iters=2000, steps="1500", val_step=1000))
+SCHEDULES = ("quick", "claims", "full")
+CLASSTOPK = 30  # video scores: mean of each class's top-30 frame logits
+# flags of train.py that test.py does not take
+TRAIN_ONLY = {"--max_iterations", "--step_values", "--val_step", "--freeze_bn", "--logger", "--resume", "--print-freq",
+              "--seed", "--weights", "--visdom", "--momentum", "--wd", "--weight-decay", "--gamma", "--min_crop_area",
+              "--color_jitter"}
 # RGB weight of the fusion (flow gets 1 - w), fixed a priori, never tuned on the reported val set:
 # TSN's (Wang et al., 2016) RGB:flow = 1:1.5, i.e. 0.4. ``--fusion_weight W`` overrides it.
 FUSION_WEIGHT = 0.4
@@ -100,38 +107,75 @@ def format_table(rows: Dict[str, Dict[str, float]]) -> str:
     return markdown_table(["stream", *COLUMNS], [[name, *(r[c] for c in COLUMNS)] for name, r in rows.items()])
 
 
-def claims(rows: Dict[str, Dict[str, float]], motion: Optional[Dict[str, float]]) -> List[Claim]:
-    """The two-stream claims on one run: ``rows`` (stream -> table row), ``motion`` (stream -> mean video
-    top-1 over the motion-defined classes of the synthetic set, or None on real data)."""
-    fused, rgb, flow = rows["RGB+FLOW"]["v-top1"], rows["RGB"]["v-top1"], rows["Flow"]["v-top1"]
-    out = [Claim("RGB+FLOW beats each stream in video top-1", "Kinetics two-stream: fusion above RGB and flow",
-                 f"RGB+FLOW {fused:.1f}, RGB {rgb:.1f}, Flow {flow:.1f}", fused > max(rgb, flow))]
-    if motion is not None:
+def claims(runs: List[Dict[str, Any]]) -> List[Claim]:
+    """The two-stream claims over the seeds' runs (each: ``rows`` stream -> table row, ``motion`` stream -> mean
+    video top-1 over the motion-defined classes of the synthetic set, or None on real data). A claim holds when
+    it holds on the mean over seeds; the measured column also counts the seeds it holds on."""
+    def v1(name: str) -> List[float]:
+        return [r["rows"][name]["v-top1"] for r in runs]
+
+    fused, rgb, flow = v1("RGB+FLOW"), v1("RGB"), v1("Flow")
+    wins = sum(f > max(r, w) for f, r, w in zip(fused, rgb, flow))
+    out = [Claim("RGB+FLOW beats each stream in video top-1", "Kinetics two-stream: the fusion above RGB and flow",
+                 f"RGB+FLOW {fmt_mean_std(fused)}, RGB {fmt_mean_std(rgb)}, Flow {fmt_mean_std(flow)}; "
+                 f"{wins}/{len(runs)} seeds", mean_std(fused)[0] > max(mean_std(rgb)[0], mean_std(flow)[0]))]
+    if runs[0]["motion"] is not None:
+        m_flow, m_rgb = [r["motion"]["Flow"] for r in runs], [r["motion"]["RGB"] for r in runs]
+        wins = sum(f > r for f, r in zip(m_flow, m_rgb))
         out.append(Claim("Flow beats RGB on the motion-defined classes (video top-1)",
                          "flow carries the motion that single frames lack",
-                         f"Flow {motion['Flow']:.1f} vs RGB {motion['RGB']:.1f}", motion["Flow"] > motion["RGB"]))
+                         f"Flow {fmt_mean_std(m_flow)} vs RGB {fmt_mean_std(m_rgb)}; {wins}/{len(runs)} seeds",
+                         mean_std(m_flow)[0] > mean_std(m_rgb)[0]))
     return out
 
 
 def run(data_root: Optional[str], mode: str, work_dir: str, extra: Sequence[str],
         seeds: Optional[List[int]] = None) -> str:
-    if mode not in ("quick", "full"):
-        raise ValueError(f"kinetics2stream: no '{mode}' schedule (quick, full)")
-    quick = mode == "quick"
-    if seeds:
-        extra = [*extra, "--seed", str(seeds[0])]
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     synthetic = data_root is None
     recipe = SYNTHETIC if synthetic else REAL
-    sched = recipe["quick" if quick else "full"]
+    if mode not in recipe:
+        raise ValueError(f"kinetics2stream: no '{mode}' schedule ({', '.join(k for k in SCHEDULES if k in recipe)})")
+    sched = recipe[mode]
     root = synthetic_data(work) if synthetic else Path(data_root).resolve()
-    datasubset = "400" if synthetic else "200"
     extra, weight = pop_flag(list(extra), "--fusion_weight", FUSION_WEIGHT)
-    if "--datasubset" in extra:
-        datasubset = extra[extra.index("--datasubset") + 1]
-    save_root = work / ("runs-quick" if quick else "runs")
-    classtopk = 30
+    datasubset = _flag_value(extra, "--datasubset") or ("400" if synthetic else "200")
+    seeds = list(seeds) if seeds else list(sched.get("seeds", [None]))
+    save_root = work / {"quick": "runs-quick", "claims": "runs-claims", "full": "runs"}[mode]
+    runs = []
+    for seed in seeds:
+        out = save_root if seed is None else save_root / f"seed{seed}"
+        runs.append(run_seed(root, out, recipe, sched, datasubset, weight, seed, extra, work / "logs"))
+    first = runs[0]
+    sizes = ", ".join(f"{n} at {_flag_value(f, '--isize')}" for (n, _), f in zip(STREAMS, first["flags"]))
+    seeds_text = "seed " + str(seeds[0]) if len(seeds) == 1 and seeds[0] is not None else (
+        f"mean ± std over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else "default seed")
+    text = (f"Kinetics two-stream ({'synthetic demo' if synthetic else root}; {recipe['arch']}, {sizes}, "
+            f"{sched['iters']} iterations per stream; video scores: top-{CLASSTOPK} frame aggregation; "
+            f"fusion: {weight:g} x RGB + {1 - weight:g} x Flow; {seeds_text})\n\n{format_table(_mean_rows(runs))}\n")
+    annots = read_annotation_json(root / "kinetics" / "hfiles" / f"Annots_{datasubset}.json")
+    names = list(first["per_class"])
+    text += "\nPer-class video top-1 (%)" + (" (* = motion-defined class)" if synthetic else "")
+    text += (", mean over seeds" if len(runs) > 1 else "") + "\n\n"
+    text += "| class | RGB | Flow | RGB+FLOW |\n|---|---:|---:|---:|\n"
+    motion = _motion_defined() if synthetic else set()
+    for c in sorted(first["per_class"]["RGB"], key=lambda c: annots["classes"][c]):
+        mark = " *" if c in motion else ""
+        vals = [np.mean([r["per_class"][n].get(c, np.nan) for r in runs]) for n in names]
+        text += f"| {c}{mark} | " + " | ".join(f"{v:.0f}" for v in vals) + " |\n"
+    if motion:
+        text += ("| motion-defined mean | " + " | ".join(f"{np.mean([r['motion'][n] for r in runs]):.1f}"
+                                                       for n in names) + " |\n")
+    return finish(work, text, claims(runs))
+
+
+def run_seed(root: Path, save_root: Path, recipe: Dict[str, Any], sched: Dict[str, Any], datasubset: str,
+             weight: float, seed: Optional[int], extra: Sequence[str], logs: Path) -> Dict[str, Any]:
+    """Train and test both streams and fuse them with one seed; returns the rows, per-class video top-1 and the
+    motion-defined classes' mean (synthetic data)."""
+    tag_seed = "" if seed is None else f"-seed{seed}"
+    seed_flags = [] if seed is None else ["--seed", str(seed)]
     common = ["--root", root, "--save_root", save_root, "--datasubset", datasubset, "--arch", recipe["arch"],
               "--isize", recipe["isize"], "-b", recipe["batch"], "--lr", recipe["lr"],
               "--frame_step", recipe["frame_step"]]
@@ -144,54 +188,54 @@ def run(data_root: Optional[str], mode: str, work_dir: str, extra: Sequence[str]
             [str(c) for c in common] + ["--input", input_type, "--max_iterations", str(sched["iters"]),
                                         "--step_values", sched["steps"], "--val_step", str(sched["val_step"]),
                                         "--freeze_bn", str(recipe["freeze_bn"]), "--num_workers", "1",
-                                        "--logger", "none", "--resume", "auto", "--print-freq", "25"],
+                                        "--logger", "none", "--resume", "auto", "--print-freq", "25", *seed_flags],
             recipe["streams"][input_type])
         train_flags = _with_defaults(defaults, extra)
-        logs = work / "logs"
-        run_step("kinetics2stream/train.py", train_flags, logs / f"train-{input_type}.log", label=f"[{name}] ")
-        drop = {"--max_iterations", "--step_values", "--val_step", "--freeze_bn", "--logger", "--resume", "--print-freq",
-                "--seed", "--weights", "--visdom", "--momentum", "--wd", "--weight-decay", "--gamma", "--min_crop_area",
-                "--color_jitter"}
-        test_flags = _strip(train_flags, drop)
+        iters = int(_flag_value(train_flags, "--max_iterations"))  # the recipe's, or the one given in extra
+        tag = f"{iters:06d}"
+        label = f"[{name}{tag_seed}] "
+        run_step("kinetics2stream/train.py", train_flags, logs / f"train-{input_type}{tag_seed}.log", label=label)
+        test_flags = _strip(train_flags, TRAIN_ONLY)
         stream_flags.append(test_flags)
-        tag = f"{sched['iters']:06d}"
-        run_step("kinetics2stream/test.py", [*test_flags, "--test-iterations", sched["iters"]],
-                 logs / f"test-{input_type}.log", label=f"[{name}] ")
+        run_step("kinetics2stream/test.py", [*test_flags, "--test-iterations", iters],
+                 logs / f"test-{input_type}{tag_seed}.log", label=label)
         run = _run_dir(test_flags)
         res = json.loads((run / f"results_val_{tag}.json").read_text())
-        v = res["clstk"][str(classtopk)]
-        rows[name] = {"f-top1": res["frame_top1"], "f-top3": res["frame_top3"], "v-top1": 100 * v["hit@1"],
-                      "v-top5": 100 * v["hit@5"], "mean-error": 100 * v["mean_error"]}
+        rows[name] = _row(res["frame_top1"], res["frame_top3"], res["clstk"][str(CLASSTOPK)])
         pkls[name] = run / f"output_val_{tag}.pkl"
-        preds[name] = run / f"output_val_{tag}-clstk-{classtopk:03d}.json"
+        preds[name] = run / f"output_val_{tag}-clstk-{CLASSTOPK:03d}.json"
     gt = root / "kinetics" / "hfiles" / f"Annots_{datasubset}.json"
     fused_dir = save_root / "fused"
     run_step("kinetics2stream/eval.py", ["--gt", gt, "--rgb", pkls["RGB"], "--flow", pkls["Flow"], "--fusion_weight",
-                                         weight, "--classtopk", classtopk, "--out_dir", fused_dir],
-             work / "logs" / "fusion.log", label="[RGB+FLOW] ")
+                                         weight, "--classtopk", CLASSTOPK, "--out_dir", fused_dir],
+             logs / f"fusion{tag_seed}.log", label=f"[RGB+FLOW{tag_seed}] ")
     fres = json.loads((fused_dir / "results_val_fused.json").read_text())
-    fv = fres["video"]
-    rows["RGB+FLOW"] = {"f-top1": fres["frame_top1"], "f-top3": fres["frame_top3"], "v-top1": 100 * fv["hit@1"],
-                        "v-top5": 100 * fv["hit@5"], "mean-error": 100 * fv["mean_error"]}
-    preds["RGB+FLOW"] = fused_dir / f"output_val_fused-clstk-{classtopk:03d}.json"
-    table = format_table(rows)
-    sizes = ", ".join(f"{n} at {_flag_value(f, '--isize')}" for (n, _), f in zip(STREAMS, stream_flags))
-    text = (f"Kinetics two-stream ({'synthetic demo' if synthetic else root}; {recipe['arch']}, {sizes}, "
-            f"{sched['iters']} iterations per stream; video scores: top-{classtopk} frame aggregation; "
-            f"fusion: {weight:g} x RGB + {1 - weight:g} x Flow)\n\n{table}\n")
+    rows["RGB+FLOW"] = _row(fres["frame_top1"], fres["frame_top3"], fres["video"])
+    preds["RGB+FLOW"] = fused_dir / f"output_val_fused-clstk-{CLASSTOPK:03d}.json"
     annots = read_annotation_json(gt)
     per_class = {name: per_class_top1(annots, p) for name, p in preds.items()}
-    text += "\nPer-class video top-1 (%)" + (" (* = motion-defined class)" if synthetic else "") + "\n\n"
-    text += "| class | RGB | Flow | RGB+FLOW |\n|---|---|---|---|\n"
-    motion = _motion_defined() if synthetic else set()
-    means = None
-    for c in sorted(per_class["RGB"], key=lambda c: annots["classes"][c]):
-        mark = " *" if c in motion else ""
-        text += f"| {c}{mark} | " + " | ".join(f"{per_class[n].get(c, float('nan')):.0f}" for n in preds) + " |\n"
-    if motion:
-        means = {n: float(np.mean([per_class[n][c] for c in per_class[n] if c in motion])) for n in preds}
-        text += ("| motion-defined mean | " + " | ".join(f"{means[n]:.1f}" for n in preds) + " |\n")
-    return finish(work, text, claims(rows, means))
+    motion = _motion_defined() if recipe is SYNTHETIC else set()
+    means = ({n: float(np.mean([per_class[n][c] for c in per_class[n] if c in motion])) for n in preds}
+             if motion else None)
+    return {"rows": rows, "per_class": per_class, "motion": means, "flags": stream_flags}
+
+
+def _row(top1: float, top3: float, video: Dict[str, float]) -> Dict[str, float]:
+    return {"f-top1": top1, "f-top3": top3, "v-top1": 100 * video["hit@1"], "v-top5": 100 * video["hit@5"],
+            "mean-error": 100 * video["mean_error"]}
+
+
+def _mean_rows(runs: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Each table cell as a number (one seed) or 'mean ± std' (several)."""
+    if len(runs) == 1:
+        return runs[0]["rows"]
+    out: Dict[str, Dict[str, Any]] = {}
+    for name in runs[0]["rows"]:
+        out[name] = {}
+        for col in COLUMNS:
+            m, sd = mean_std([r["rows"][name][col] for r in runs])
+            out[name][col] = f"{m:.1f} ± {sd:.1f}"
+    return out
 
 
 def pop_flag(flags: List[str], name: str, default: float) -> Tuple[List[str], float]:
